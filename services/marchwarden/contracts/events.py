@@ -1,0 +1,99 @@
+"""Border events: crossing attempts, turn-backs and intelligence indicators (schema version 1)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from marchwarden.contracts.common import Contract, Level, SectionId
+
+Persons = Annotated[int, Field(strict=True, ge=1, description="Number of people, at least 1")]
+Reporter = Annotated[
+    str,
+    Field(
+        min_length=2,
+        max_length=32,
+        pattern=r"^[A-Z]{2}-[A-Z0-9]{2,16}$",
+        examples=["LT-VSAT", "LV-VRS", "PL-SG", "EE-PPA"],
+    ),
+]
+EventId = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="UUID of the event, the deduplication key",
+    ),
+]
+
+
+class Location(Contract):
+    """A WGS84 position."""
+
+    lat: Annotated[float, Field(strict=True, ge=-90, le=90)]
+    lon: Annotated[float, Field(strict=True, ge=-180, le=180)]
+
+
+class EventBase(Contract):
+    """Fields common to every border event."""
+
+    event_id: EventId
+    schema_version: Literal[1]
+    occurred_at: AwareDatetime = Field(description="Event time, RFC 3339 with an offset")
+    section_id: SectionId
+    reporter: Reporter
+
+
+class CrossingAttempt(EventBase):
+    """People tried to cross the border on a section."""
+
+    event_type: Literal["crossing_attempt"]
+    persons: Persons
+    outcome: Literal["prevented", "detained", "crossed", "unknown"]
+    location: Location | None = None
+    source: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
+        None, examples=["patrol", "camera", "thermal", "radar", "citizen"]
+    )
+
+
+class TurnBack(EventBase):
+    """People were turned back at a section."""
+
+    event_type: Literal["turn_back"]
+    persons: Persons
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+IndicatorCategory = Literal[
+    "military_movement",
+    "migrant_staging",
+    "gnss_jamming",
+    "airspace_violation",
+    "infrastructure_sabotage",
+    "instrumentalised_migration",
+    "other",
+]
+
+
+class Indicator(EventBase):
+    """An intelligence indicator lit or cleared for one or more sections."""
+
+    event_type: Literal["indicator"]
+    indicator_id: Annotated[str, Field(min_length=1, max_length=64)]
+    category: IndicatorCategory
+    level: Level
+    state: Literal["lit", "cleared"]
+    confidence: Annotated[float, Field(strict=True, ge=0, le=1)]
+    valid_until: AwareDatetime | None = None
+    tlp: Literal["clear", "green", "amber", "red"]
+    extra_section_ids: Annotated[list[SectionId], Field(max_length=32)] = []
+
+    @model_validator(mode="after")
+    def _valid_until_after_occurrence(self) -> Indicator:
+        if self.valid_until is not None and self.valid_until <= self.occurred_at:
+            raise ValueError("valid_until must be after occurred_at")
+        return self
+
+
+BorderEvent = Annotated[CrossingAttempt | TurnBack | Indicator, Field(discriminator="event_type")]
+EVENT_TYPES: tuple[str, ...] = ("crossing_attempt", "turn_back", "indicator")

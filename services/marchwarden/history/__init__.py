@@ -1,0 +1,1 @@
+"""History: ClickHouse storage of every accepted event, alert state and dead letter."""

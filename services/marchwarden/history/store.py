@@ -1,0 +1,170 @@
+"""A ClickHouse connection (server over HTTP, or chDB in-process) used from one worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+log = logging.getLogger(__name__)
+
+
+class HistoryUnavailable(RuntimeError):
+    """ClickHouse could not be reached or opened; the message says which and why."""
+
+
+class ReadOnlyViolation(PermissionError):
+    """A read-only query tried to change data; ClickHouse itself refused it."""
+
+
+_READONLY_MARKERS = ("readonly mode", "READONLY", "Cannot execute query in readonly")
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN without any password, for messages and logs."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", dsn)
+
+
+class HistoryStore:
+    """Owns one clickhouse-connect client; every call runs on one dedicated thread.
+
+    chDB is not safe to share between threads and its calls block, so the event loop hands
+    work to a single-thread executor and never waits on ClickHouse itself.
+    """
+
+    def __init__(self, dsn: str, username: str | None = None, password: str | None = None) -> None:
+        self.dsn = dsn
+        self._username = username
+        self._password = password
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+        self._client: Any = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.dsn.startswith("chdb:")
+
+    def _connect(self) -> Any:
+        if self._client is None:
+            kwargs: dict[str, Any] = {"dsn": self.dsn}
+            if not self.embedded:
+                if self._username:
+                    kwargs["username"] = self._username
+                if self._password:
+                    kwargs["password"] = self._password
+                kwargs["connect_timeout"] = 5
+                kwargs["compress"] = False
+            try:
+                self._client = clickhouse_connect.get_client(**kwargs)
+            except Exception as exc:
+                raise HistoryUnavailable(
+                    f"cannot open ClickHouse at {redact_dsn(self.dsn)}: {_first_line(exc)}"
+                ) from exc
+        return self._client
+
+    def _on_thread(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._executor.submit(fn, *args, **kwargs).result()
+
+    # -- synchronous API (CLI, tests, migrations); each call hops onto the store's thread.
+    def command(self, sql: str, settings: dict[str, Any] | None = None) -> Any:
+        return self._on_thread(self._command, sql, settings)
+
+    def query(
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        readonly: bool = False,
+        settings: dict[str, Any] | None = None,
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        return self._on_thread(self._query, sql, parameters, readonly, settings)  # type: ignore[no-any-return]
+
+    def insert(
+        self,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        column_names: Sequence[str],
+        dedup_token: str | None = None,
+    ) -> None:
+        self._on_thread(self._insert, table, rows, column_names, dedup_token)
+
+    # -- asynchronous API (the worker): never blocks the event loop.
+    async def aquery(
+        self, sql: str, parameters: dict[str, Any] | None = None, *, readonly: bool = False
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(  # type: ignore[no-any-return]
+            self._executor, self._query, sql, parameters, readonly, None
+        )
+
+    async def ainsert(
+        self,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        column_names: Sequence[str],
+        dedup_token: str | None = None,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._executor, self._insert, table, rows, column_names, dedup_token
+        )
+
+    def close(self) -> None:
+        def _close() -> None:
+            if self._client is not None:
+                try:
+                    self._client.close()
+                finally:
+                    self._client = None
+
+        try:
+            self._on_thread(_close)
+        finally:
+            self._executor.shutdown(wait=True)
+
+    # -- implementations, always on the store's thread.
+    def _command(self, sql: str, settings: dict[str, Any] | None) -> Any:
+        return self._connect().command(sql, settings=settings or None)
+
+    def _query(
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None,
+        readonly: bool,
+        settings: dict[str, Any] | None,
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        merged = dict(settings or {})
+        if readonly:
+            merged["readonly"] = 1
+        try:
+            result = self._connect().query(sql, parameters=parameters, settings=merged or None)
+        except ClickHouseError as exc:
+            text = str(exc)
+            if readonly and any(marker in text for marker in _READONLY_MARKERS):
+                raise ReadOnlyViolation(
+                    "refused: history queries are read-only (ClickHouse readonly=1)"
+                ) from exc
+            raise
+        return list(result.column_names), [tuple(r) for r in result.result_rows]
+
+    def _insert(
+        self,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        column_names: Sequence[str],
+        dedup_token: str | None,
+    ) -> None:
+        if not rows:
+            return
+        settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
+        self._connect().insert(table, rows, column_names=list(column_names), settings=settings)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

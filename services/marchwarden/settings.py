@@ -1,0 +1,111 @@
+"""Frozen runtime configuration, read from MARCHWARDEN_* environment variables and CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TopicNames(BaseModel):
+    """Kafka topic names; the defaults are the public contract in design.md."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    crossings: str = "border.crossings"
+    turnbacks: str = "border.turnbacks"
+    indicators: str = "intel.indicators"
+    alerts: str = "ops.alerts"
+    commands: str = "ops.commands"
+    deadletter: str = "ops.deadletter"
+    # Internal: commands re-keyed by section so the worker owning a section applies them.
+    routed_commands: str = "marchwarden.commands-by-section"
+
+    def ingest(self) -> tuple[str, str, str]:
+        return (self.crossings, self.turnbacks, self.indicators)
+
+
+class RuleSettings(BaseModel):
+    """Thresholds of the alert rules; every number an operator may want to tune."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    surge_min_attempts: int = Field(20, ge=1)
+    surge_baseline_factor: float = Field(3.0, gt=0)
+    surge_high_multiple: float = Field(2.0, gt=1)
+    surge_critical_multiple: float = Field(4.0, gt=1)
+    surge_cooldown_s: float = Field(3600.0, ge=0)
+    allowed_lateness_s: float = Field(86400.0, ge=0)
+    baseline_days: int = Field(28, ge=1)
+    # Heavy trucks with trailers on main roads, including loading at the park.
+    road_speed_kmh: float = Field(50.0, gt=0)
+    loading_minutes: float = Field(30.0, ge=0)
+    critical_requirement_multiple: float = Field(2.0, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything Marchwarden reads from its environment (prefix MARCHWARDEN_, nested with __)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MARCHWARDEN_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    app_id: str = "marchwarden"
+    # None means the embedded tansu broker started by `marchwarden up`.
+    broker_url: str | None = None
+    # None means embedded chDB under data_dir/history.
+    clickhouse_dsn: str | None = None
+    clickhouse_user: str | None = None
+    clickhouse_password: SecretStr | None = None
+    data_dir: Path = Path(".marchwarden")
+    tansu_bin: Path | None = None
+    tansu_port: int = Field(9092, ge=1, le=65535)
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(6066, ge=1, le=65535)
+    partitions: int = Field(4, ge=1)
+    replication_factor: int = Field(1, ge=1)
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    # tansu holds a group join for half the session timeout; short values make start-up fast.
+    group_session_timeout_s: float = Field(6.0, gt=0)
+    group_heartbeat_interval_s: float = Field(1.0, gt=0)
+    ingest_max_records: int = Field(5000, ge=1)
+    ingest_poll_ms: int = Field(20, ge=1)
+    sink_max_rows: int = Field(20000, ge=1)
+    sink_max_interval_s: float = Field(0.5, gt=0)
+    max_message_bytes: int = Field(64 * 1024, ge=1)
+    topics: TopicNames = TopicNames()
+    rules: RuleSettings = RuleSettings()
+    log_level: str = "INFO"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url is None
+
+    @property
+    def embedded_clickhouse(self) -> bool:
+        return self.clickhouse_dsn is None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """host:port list for aiokafka, from kafka://host:port[;host:port] or the embedded port."""
+        if self.broker_url is None:
+            return f"127.0.0.1:{self.tansu_port}"
+        url = self.broker_url.removeprefix("kafka://")
+        return url.replace(";", ",")
+
+    @property
+    def faust_broker(self) -> str:
+        return "kafka://" + self.bootstrap_servers.replace(",", ";")
+
+    @property
+    def history_dsn(self) -> str:
+        if self.clickhouse_dsn is None:
+            return f"chdb://{(self.data_dir / 'history').resolve()}"
+        return self.clickhouse_dsn
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with CLI flags applied; None values mean 'flag not given'."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return self.model_copy(update=given) if given else self
