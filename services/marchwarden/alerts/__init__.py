@@ -1,0 +1,1 @@
+"""Alerts: the rules, the alert lifecycle, operator commands and equipment allocation."""

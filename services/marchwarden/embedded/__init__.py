@@ -1,0 +1,1 @@
+"""Embedded components: the tansu broker child process and the one-command local stack."""

@@ -1,0 +1,530 @@
+"""The live picture engine: plain Python state machine fed with decoded records, no I/O.
+
+Ingest agents hand it batches of raw records; it validates, deduplicates, updates the
+per-section counters and indicator state, evaluates the rules, and collects what has to be
+written (history rows, dead letters, alert states). The worker flushes those outputs.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from marchwarden.alerts import lifecycle
+from marchwarden.alerts.equipment import StockLedger, allocate
+from marchwarden.alerts.surge import decide_surge, surge_threshold
+from marchwarden.contracts.alerts import AlertEvidence, AlertRule, AlertState
+from marchwarden.contracts.commands import OperatorCommand
+from marchwarden.contracts.common import LEVEL_RANK, Level
+from marchwarden.contracts.deadletters import DeadLetter, DeadLetterKind
+from marchwarden.contracts.decoding import Rejection, decode_command, decode_event
+from marchwarden.contracts.events import CrossingAttempt, Indicator, TurnBack
+from marchwarden.picture.baseline import Baseline, baseline_hourly
+from marchwarden.picture.indicators import (
+    IndicatorState,
+    apply_indicator,
+    is_active,
+    threat_level,
+)
+from marchwarden.picture.windows import (
+    LONGEST_WINDOW_MIN,
+    SectionCounters,
+    minute_of,
+    window_bounds,
+    windowed_counts,
+)
+from marchwarden.reference.models import ReferenceData
+from marchwarden.settings import RuleSettings
+
+EVENT_COLUMNS = (
+    "event_id",
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    "section_id",
+    "country",
+    "reporter",
+    "persons",
+    "outcome",
+    "indicator_id",
+    "level",
+    "state",
+    "late",
+    "payload",
+    "topic",
+    "partition",
+    "offset",
+    "ingested_at",
+)
+ALERT_COLUMNS = (
+    "alert_id",
+    "version",
+    "rule",
+    "level",
+    "status",
+    "section_id",
+    "raised_at",
+    "updated_at",
+    "payload",
+    "recorded_at",
+)
+DEAD_LETTER_COLUMNS = (
+    "topic",
+    "partition",
+    "offset",
+    "key",
+    "value",
+    "value_size",
+    "kind",
+    "reason",
+    "received_at",
+)
+SURGE: AlertRule = "surge"
+MOVE_EQUIPMENT: AlertRule = "move_equipment_to_arteries"
+EQUIPMENT_LEVELS = ("high", "critical")
+EVIDENCE_EVENT_IDS = 20
+# Events further ahead of the wall clock than this are refused: a skewed clock must not
+# push the watermark forward and make every honest report "late".
+MAX_FUTURE_SKEW_S = 3600.0
+RESOLVED_ALERTS_KEPT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka message as the engine sees it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass
+class Outputs:
+    """What the engine produced since the last drain."""
+
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    alerts: list[AlertState] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.dead_letters or self.alerts)
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class PictureEngine:
+    """All live state of the sections this worker owns."""
+
+    def __init__(
+        self,
+        reference: ReferenceData,
+        rules: RuleSettings,
+        *,
+        max_bytes: int = 64 * 1024,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.reference = reference
+        self.rules = rules
+        self.max_bytes = max_bytes
+        self.wall_clock = wall_clock
+        self.country = {s.id: s.country for s in reference.sections}
+        self.prior_per_day = {s.id: s.expected_attempts_per_day for s in reference.sections}
+        self.owned: set[str] = set(self.country)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (before a rebuild from history)."""
+        self.max_event_time: float | None = None
+        self.wall_at_max = self.wall_clock()
+        self.history_start: float | None = None
+        self.counters: dict[str, SectionCounters] = {s: SectionCounters() for s in self.country}
+        self.seen: dict[str, int] = {}
+        self.indicators: dict[str, IndicatorState] = {}
+        self.open_alerts: dict[tuple[str, str], AlertState] = {}
+        self.alerts_by_id: dict[str, AlertState] = {}
+        self.episodes: dict[tuple[str, str], int] = {}
+        self.below_since: dict[str, float] = {}
+        self.latched: set[tuple[str, str]] = set()
+        self.recent_attempts: dict[str, deque[str]] = {
+            s: deque(maxlen=EVIDENCE_EVENT_IDS) for s in self.country
+        }
+        self.baseline_cache: dict[str, tuple[int, Baseline]] = {}
+        self.touched: set[str] = set()
+        self.ledger = StockLedger(self.reference)
+        self.outputs = Outputs()
+        self.accepted = 0
+        self.duplicates = 0
+        self.late = 0
+        self.rejected = 0
+
+    # ------------------------------------------------------------------ time
+    def watermark(self) -> float:
+        """Event-time 'now': the latest event time seen, advanced by the wall time since.
+
+        Advancing with the wall clock lets a section that goes quiet still resolve its
+        surge and expire its indicators; in a compressed replay the advance is negligible.
+        """
+        if self.max_event_time is None:
+            return self.wall_clock()
+        return self.max_event_time + max(0.0, self.wall_clock() - self.wall_at_max)
+
+    def _advance(self, epoch: float) -> None:
+        if self.max_event_time is None or epoch > self.watermark():
+            self.max_event_time = epoch
+            self.wall_at_max = self.wall_clock()
+            if self.history_start is None:
+                self.history_start = epoch
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(self, records: Iterable[Record], received_at: datetime | None = None) -> None:
+        """Apply a batch of raw records from the ingest topics."""
+        received = received_at or _utc(self.wall_clock())
+        for record in records:
+            decoded = decode_event(record.value, self.max_bytes)
+            if isinstance(decoded, Rejection):
+                self._dead_letter(record, decoded.kind, decoded.reason, received)
+                continue
+            event_id = decoded.event_id.lower()
+            if event_id in self.seen:
+                self.duplicates += 1
+                continue
+            epoch = decoded.occurred_at.timestamp()
+            if epoch > self.wall_clock() + MAX_FUTURE_SKEW_S:
+                self._dead_letter(
+                    record,
+                    "invalid",
+                    f"occurred_at {decoded.occurred_at.isoformat()} is in the future",
+                    received,
+                )
+                continue
+            self.seen[event_id] = int(epoch // 60)
+            watermark = self.watermark() if self.max_event_time is not None else epoch
+            late = epoch < watermark - self.rules.allowed_lateness_s
+            section = decoded.section_id
+            if late:
+                self.late += 1
+            else:
+                self._advance(epoch)
+                self.touched.add(section)
+                if isinstance(decoded, CrossingAttempt):
+                    self.counters[section].add_attempt(epoch, decoded.persons, decoded.outcome)
+                    self.recent_attempts[section].append(event_id)
+                    if epoch < (minute_of(watermark) // 60) * 3600:
+                        self.baseline_cache.pop(section, None)
+                elif isinstance(decoded, TurnBack):
+                    self.counters[section].add_turn_back(epoch, decoded.persons)
+                else:
+                    self._apply_indicator(decoded)
+            self.accepted += 1
+            self.outputs.events.append(self._history_row(decoded, record, late, received))
+
+    def _apply_indicator(self, event: Indicator) -> None:
+        updated = apply_indicator(self.indicators.get(event.indicator_id), event)
+        if updated is not None:
+            self.indicators[event.indicator_id] = updated
+            self.touched.update(updated.sections)
+
+    def _history_row(
+        self,
+        event: CrossingAttempt | TurnBack | Indicator,
+        record: Record,
+        late: bool,
+        received: datetime,
+    ) -> tuple[Any, ...]:
+        persons = getattr(event, "persons", 0)
+        if isinstance(event, Indicator):
+            extra = (event.indicator_id, event.level, event.state)
+            outcome = ""
+        else:
+            extra = ("", "", "")
+            outcome = getattr(event, "outcome", "")
+        payload = record.value.decode() if record.value else ""
+        return (
+            event.event_id,
+            event.event_type,
+            event.schema_version,
+            event.occurred_at,
+            event.section_id,
+            self.country[event.section_id],
+            event.reporter,
+            persons,
+            outcome,
+            *extra,
+            1 if late else 0,
+            payload,
+            record.topic,
+            record.partition,
+            record.offset,
+            received,
+        )
+
+    def _dead_letter(
+        self, record: Record, kind: DeadLetterKind, reason: str, received: datetime
+    ) -> None:
+        self.rejected += 1
+        value = record.value or b""
+        self.outputs.dead_letters.append(
+            DeadLetter(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key_b64=base64.b64encode(record.key).decode() if record.key is not None else None,
+                value_b64=base64.b64encode(value).decode(),
+                value_size=len(value),
+                kind=kind,
+                reason=reason,
+                received_at=received,
+            )
+        )
+
+    # ------------------------------------------------------------------ commands
+    def apply_command_record(self, record: Record) -> None:
+        """Apply an operator command (already routed to the worker owning its section)."""
+        received = _utc(self.wall_clock())
+        command = decode_command(record.value, self.max_bytes)
+        if isinstance(command, Rejection):
+            self._dead_letter(record, command.kind, command.reason, received)
+            return
+        try:
+            self.apply_command(command)
+        except LookupError as exc:
+            self._dead_letter(record, "unknown_alert", str(exc.args[0]), received)
+        except lifecycle.InvalidTransition as exc:
+            self._dead_letter(record, "invalid_transition", str(exc), received)
+
+    def apply_command(self, command: OperatorCommand) -> AlertState:
+        alert = self.alerts_by_id.get(command.alert_id)
+        if alert is None:
+            raise LookupError(f"no alert {command.alert_id!r} is known to this worker")
+        at = max(command.issued_at, alert.updated_at)
+        if command.command == "acknowledge":
+            new = lifecycle.acknowledge(alert, at, command.operator_id, command.note)
+        else:
+            new = lifecycle.resolve(alert, at, operator_id=command.operator_id, note=command.note)
+            # The rule stays quiet for this section until its condition clears once.
+            self.latched.add((alert.rule, alert.section_id))
+        self._publish(new)
+        return new
+
+    # ------------------------------------------------------------------ rules
+    def evaluate(self, everything: bool = False) -> None:
+        """Run the rules for sections touched since the last call (or all owned ones)."""
+        if everything:
+            sections = set(self.owned)
+            for (_, section) in self.open_alerts:
+                sections.add(section)
+        else:
+            sections = self.touched & self.owned
+        self.touched = set()
+        if not sections:
+            return
+        watermark = self.watermark()
+        for section in sorted(sections):
+            self._evaluate_surge(section, watermark)
+            self._evaluate_equipment(section, watermark)
+
+    def baseline(self, section: str, watermark: float) -> Baseline:
+        hour = minute_of(watermark) // 60
+        cached = self.baseline_cache.get(section)
+        if cached is not None and cached[0] == hour:
+            return cached[1]
+        start = None if self.history_start is None else int(self.history_start // 3600)
+        value = baseline_hourly(
+            self.counters[section].hourly_attempts,
+            hour,
+            start,
+            self.prior_per_day[section],
+            self.rules.baseline_days,
+        )
+        self.baseline_cache[section] = (hour, value)
+        return value
+
+    def surge_state(self, section: str, watermark: float) -> tuple[int, Baseline, float]:
+        attempts = self.counters[section].attempts_in(*window_bounds(watermark, 60))
+        base = self.baseline(section, watermark)
+        return attempts, base, surge_threshold(base.hourly_mean, self.rules)
+
+    def _evaluate_surge(self, section: str, watermark: float) -> None:
+        attempts, base, threshold = self.surge_state(section, watermark)
+        key = (SURGE, section)
+        current = self.open_alerts.get(key)
+        if key in self.latched:
+            if attempts < threshold:
+                self.latched.discard(key)
+            return
+        decision = decide_surge(
+            attempts,
+            threshold,
+            watermark,
+            current.level if current else None,
+            self.below_since.get(section),
+            self.rules,
+        )
+        if decision.below_since is None:
+            self.below_since.pop(section, None)
+        else:
+            self.below_since[section] = decision.below_since
+        evidence = AlertEvidence(
+            attempts_last_hour=attempts,
+            threshold=round(threshold, 3),
+            baseline_hourly=round(base.hourly_mean, 4),
+            surge_ratio=round(attempts / base.hourly_mean, 2) if base.hourly_mean > 0 else None,
+            event_ids=list(self.recent_attempts[section]),
+        )
+        at = _utc(watermark)
+        if decision.action == "raise" and decision.level is not None:
+            self._raise(SURGE, section, decision.level, at, evidence)
+        elif decision.action == "escalate" and current and decision.level is not None:
+            escalated = lifecycle.escalate(current, decision.level, at, evidence)
+            if escalated is not None:
+                self._publish(escalated)
+        elif decision.action == "resolve" and current is not None:
+            self._publish(lifecycle.resolve(current, at, evidence))
+
+    def active_indicators(self, section: str, watermark: float) -> list[IndicatorState]:
+        now = _utc(watermark)
+        return [
+            i for i in self.indicators.values() if section in i.sections and is_active(i, now)
+        ]
+
+    def _evaluate_equipment(self, section: str, watermark: float) -> None:
+        key = (MOVE_EQUIPMENT, section)
+        now = _utc(watermark)
+        # Expire indicators whose valid_until has passed (kept for the picture as 'expired').
+        for ind in self.indicators.values():
+            if ind.state == "lit" and ind.valid_until is not None and ind.valid_until <= now:
+                ind.state = "expired"
+        triggering = [
+            i
+            for i in self.indicators.values()
+            if i.section_id == section and i.state == "lit" and i.level in EQUIPMENT_LEVELS
+        ]
+        current = self.open_alerts.get(key)
+        if key in self.latched:
+            if not triggering:
+                self.latched.discard(key)
+            return
+        if not triggering:
+            if current is not None:
+                evidence = current.evidence.model_copy(update={"indicator_ids": []})
+                self._publish(lifecycle.resolve(current, now, evidence))
+            return
+        level: Level = max((i.level for i in triggering), key=LEVEL_RANK.__getitem__)
+        evidence = AlertEvidence(
+            indicator_ids=sorted(i.indicator_id for i in triggering),
+            event_ids=[i.event_id for i in sorted(triggering, key=lambda i: i.indicator_id)],
+        )
+        if current is None:
+            episode = self.episodes.get(key, 0) + 1
+            alert_id = lifecycle.alert_id_for(MOVE_EQUIPMENT, section, episode)
+            plan = allocate(self.ledger, alert_id, section, level, self.rules)
+            self._raise(MOVE_EQUIPMENT, section, level, now, evidence, plan)
+        elif LEVEL_RANK[level] > LEVEL_RANK[current.level]:
+            plan = allocate(self.ledger, current.alert_id, section, level, self.rules)
+            escalated = lifecycle.escalate(current, level, now, evidence, plan)
+            if escalated is not None:
+                self._publish(escalated)
+
+    def _raise(
+        self,
+        rule: AlertRule,
+        section: str,
+        level: Level,
+        at: datetime,
+        evidence: AlertEvidence,
+        recommendation: Any = None,
+    ) -> None:
+        key = (rule, section)
+        episode = self.episodes.get(key, 0) + 1
+        self.episodes[key] = episode
+        self._publish(
+            lifecycle.raise_alert(rule, section, episode, level, at, evidence, recommendation)
+        )
+
+    def _publish(self, alert: AlertState) -> None:
+        key = (alert.rule, alert.section_id)
+        self.alerts_by_id[alert.alert_id] = alert
+        if alert.status == "resolved":
+            self.open_alerts.pop(key, None)
+            self.ledger.release(alert.alert_id)
+            if len(self.alerts_by_id) > RESOLVED_ALERTS_KEPT:
+                for alert_id in [
+                    a.alert_id for a in self.alerts_by_id.values() if a.status == "resolved"
+                ][: len(self.alerts_by_id) - RESOLVED_ALERTS_KEPT]:
+                    del self.alerts_by_id[alert_id]
+        else:
+            self.open_alerts[key] = alert
+        self.outputs.alerts.append(alert)
+
+    # ------------------------------------------------------------------ upkeep
+    def prune(self) -> None:
+        """Drop buckets and dedup keys that no window, baseline or lateness can reach."""
+        watermark = self.watermark()
+        keep_minute = minute_of(watermark - self.rules.allowed_lateness_s) - LONGEST_WINDOW_MIN
+        keep_hour = minute_of(watermark) // 60 - self.rules.baseline_days * 24 - 1
+        for counters in self.counters.values():
+            counters.prune(keep_minute, keep_hour)
+        self.seen = {k: m for k, m in self.seen.items() if m >= keep_minute}
+
+    def drain(self) -> Outputs:
+        out, self.outputs = self.outputs, Outputs()
+        return out
+
+    # ------------------------------------------------------------------ views
+    def picture(self, sections: Iterable[str] | None = None) -> dict[str, Any]:
+        """The situational picture per section, at the current watermark."""
+        watermark = self.watermark()
+        result = {}
+        for section in sorted(sections or self.owned):
+            attempts, base, threshold = self.surge_state(section, watermark)
+            lit = self.active_indicators(section, watermark)
+            surge = self.open_alerts.get((SURGE, section))
+            surge_reason = (
+                f"surge: {attempts} attempts in the last hour against a threshold of "
+                f"{threshold:.0f}"
+                if surge
+                else None
+            )
+            level, reasons = threat_level(lit, surge.level if surge else None, surge_reason)
+            result[section] = {
+                "section_id": section,
+                "name": self.reference.section(section).name,
+                "counts": windowed_counts(self.counters[section], watermark),
+                "baseline": {
+                    "hourly_mean": round(base.hourly_mean, 4),
+                    "observed_hours": base.observed_hours,
+                    "method": base.method,
+                },
+                "surge_threshold": round(threshold, 3),
+                "surge_ratio": round(attempts / base.hourly_mean, 3)
+                if base.hourly_mean > 0
+                else None,
+                "indicators": [i.as_dict() for i in lit],
+                "threat_level": level,
+                "threat_reasons": reasons,
+                "open_alerts": [
+                    a.model_dump(mode="json")
+                    for (_, s), a in sorted(self.open_alerts.items())
+                    if s == section
+                ],
+            }
+        return {
+            "watermark": _utc(watermark).isoformat(),
+            "watermark_epoch": watermark,
+            "sections": result,
+            "stats": {
+                "accepted": self.accepted,
+                "duplicates": self.duplicates,
+                "late": self.late,
+                "rejected": self.rejected,
+            },
+        }
