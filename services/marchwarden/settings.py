@@ -67,9 +67,10 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1)
     replication_factor: int = Field(1, ge=1)
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
-    # tansu holds a group join for half the session timeout; short values make start-up fast.
-    group_session_timeout_s: float = Field(6.0, gt=0)
-    group_heartbeat_interval_s: float = Field(1.0, gt=0)
+    # tansu holds a group join for half the session timeout, so the embedded default uses a
+    # short one (fast start-up); Apache Kafka refuses sessions under 6 s by default.
+    group_session_timeout_s: float | None = Field(None, gt=0)
+    group_heartbeat_interval_s: float | None = Field(None, gt=0)
     ingest_max_records: int = Field(5000, ge=1)
     ingest_poll_ms: int = Field(20, ge=1)
     sink_max_rows: int = Field(20000, ge=1)
@@ -86,6 +87,18 @@ class Settings(BaseSettings):
     @property
     def embedded_clickhouse(self) -> bool:
         return self.clickhouse_dsn is None
+
+    @property
+    def session_timeout_s(self) -> float:
+        if self.group_session_timeout_s is not None:
+            return self.group_session_timeout_s
+        return 2.0 if self.embedded_broker else 10.0
+
+    @property
+    def heartbeat_interval_s(self) -> float:
+        if self.group_heartbeat_interval_s is not None:
+            return self.group_heartbeat_interval_s
+        return min(1.0, self.session_timeout_s / 4)
 
     @property
     def bootstrap_servers(self) -> str:

@@ -40,7 +40,9 @@ def upcast(
     while version < current:
         step = chain.get((kind, version))
         if step is None:
-            raise UnsupportedSchemaVersion(f"no upcaster for {kind!r} from schema_version {version}")
+            raise UnsupportedSchemaVersion(
+                f"no upcaster for {kind!r} from schema_version {version}"
+            )
         document = step(dict(document))
         version += 1
         document["schema_version"] = version

@@ -41,4 +41,6 @@ def baseline_hourly(
     if observed >= span:
         return Baseline(total / span, observed, f"observed mean over {days} days")
     blended = (total + prior_hourly * (span - observed)) / span
-    return Baseline(blended, observed, f"{observed} h observed, rest from the section's prior estimate")
+    return Baseline(
+        blended, observed, f"{observed} h observed, rest from the section's prior estimate"
+    )

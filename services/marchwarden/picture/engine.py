@@ -286,6 +286,10 @@ class PictureEngine:
             )
         )
 
+    def reject(self, record: Record, kind: DeadLetterKind, reason: str) -> None:
+        """Turn a record refused outside the ingest path into a dead letter."""
+        self._dead_letter(record, kind, reason, _utc(self.wall_clock()))
+
     # ------------------------------------------------------------------ commands
     def apply_command_record(self, record: Record) -> None:
         """Apply an operator command (already routed to the worker owning its section)."""
@@ -320,7 +324,7 @@ class PictureEngine:
         """Run the rules for sections touched since the last call (or all owned ones)."""
         if everything:
             sections = set(self.owned)
-            for (_, section) in self.open_alerts:
+            for _, section in self.open_alerts:
                 sections.add(section)
         else:
             sections = self.touched & self.owned
@@ -392,9 +396,7 @@ class PictureEngine:
 
     def active_indicators(self, section: str, watermark: float) -> list[IndicatorState]:
         now = _utc(watermark)
-        return [
-            i for i in self.indicators.values() if section in i.sections and is_active(i, now)
-        ]
+        return [i for i in self.indicators.values() if section in i.sections and is_active(i, now)]
 
     def _evaluate_equipment(self, section: str, watermark: float) -> None:
         key = (MOVE_EQUIPMENT, section)

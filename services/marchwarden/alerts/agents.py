@@ -1,0 +1,38 @@
+"""Faust agents for operator commands: validate, then route to the worker owning the section."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from marchwarden.alerts.lifecycle import section_of_alert_id
+from marchwarden.contracts.decoding import Rejection, decode_command
+from marchwarden.picture.engine import Record
+
+if TYPE_CHECKING:
+    from marchwarden.worker import WorkerContext
+
+
+def register_command_agents(ctx: WorkerContext) -> None:
+    app, engine, topics = ctx.app, ctx.engine, ctx.settings.topics
+    commands_topic = app.topic(topics.commands, key_serializer="raw", value_serializer="raw")
+    routed_topic = app.topic(topics.routed_commands, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(commands_topic, name="route_operator_commands")
+    async def route_operator_commands(stream: Any) -> None:
+        """ops.commands is keyed by alert_id; re-key by section so the owner applies it."""
+        async for event in stream.events():
+            message = event.message
+            record = Record(
+                message.topic, message.partition, message.offset, message.key, message.value
+            )
+            command = decode_command(record.value, ctx.settings.max_message_bytes)
+            if isinstance(command, Rejection):
+                engine.reject(record, command.kind, command.reason)
+                continue
+            section = section_of_alert_id(command.alert_id)
+            if section is None or section not in engine.country:
+                engine.reject(
+                    record, "unknown_alert", f"alert id {command.alert_id!r} names no known section"
+                )
+                continue
+            await routed_topic.send(key=section.encode(), value=record.value)

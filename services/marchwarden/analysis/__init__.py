@@ -1,0 +1,1 @@
+"""Analysis: read-only history queries, canned reports and verification of the live picture."""

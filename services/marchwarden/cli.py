@@ -1,0 +1,164 @@
+"""The `marchwarden` command line: up, migrate, sections, schemas, simulate, demo, history."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from marchwarden.settings import Settings
+
+console = Console(stderr=True)
+log = logging.getLogger("marchwarden")
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix; shown as one line, never as a traceback."""
+
+    def show(self, file: Any = None) -> None:
+        console.print(f"[bold red]marchwarden:[/] {self.message}", highlight=False)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("aiokafka", "faust", "mode", "kafka"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings().with_overrides(**overrides)
+    except Exception as exc:
+        raise UserError(f"invalid configuration: {exc}") from exc
+
+
+@click.group()
+@click.version_option(package_name="marchwarden")
+def main() -> None:
+    """Marchwarden: situational awareness for hybrid threats on a land border."""
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def sections(as_json: bool) -> None:
+    """List the border sections."""
+    from marchwarden.reference import load_reference
+
+    ref = load_reference()
+    rows = [
+        {
+            "id": s.id,
+            "name": s.name,
+            "country": s.country,
+            "neighbour": s.neighbour,
+            "length_km": s.length_km,
+            "arteries": [a.id for a in ref.arteries_serving(s.id)],
+            "approximate": s.approximate,
+        }
+        for s in ref.sections
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"Border sections (reference data {ref.version}, approximate)")
+    for col in ("id", "name", "country", "neighbour", "length km", "arteries"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["name"],
+            r["country"],
+            r["neighbour"],
+            f"{r['length_km']:.0f}",
+            ", ".join(r["arteries"]),
+        )
+    Console().print(table)
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("schemas/json"))
+def schemas(out: Path) -> None:
+    """Write the JSON Schemas of every wire contract."""
+    from marchwarden.contracts.schemas import write_schemas
+
+    for path in write_schemas(out):
+        click.echo(str(path))
+
+
+@main.command()
+@click.option("--clickhouse", "clickhouse_dsn", help="ClickHouse DSN (default: embedded chDB).")
+@click.option("--data-dir", type=click.Path(path_type=Path))
+def migrate(clickhouse_dsn: str | None, data_dir: Path | None) -> None:
+    """Apply the ClickHouse migrations (idempotent)."""
+    from marchwarden.history.migrations import migrate as apply
+
+    settings = load_settings(clickhouse_dsn=clickhouse_dsn, data_dir=data_dir)
+    configure_logging(settings.log_level)
+    store = open_store(settings)
+    try:
+        applied = apply(store)
+    except Exception as exc:
+        raise UserError(f"migration failed: {first_line(exc)}") from exc
+    finally:
+        store.close()
+    click.echo(f"applied {len(applied)} migration(s)" if applied else "history schema up to date")
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def open_store(settings: Settings) -> Any:
+    from marchwarden.history.store import HistoryStore, HistoryUnavailable
+
+    password = (
+        settings.clickhouse_password.get_secret_value() if settings.clickhouse_password else None
+    )
+    if settings.embedded_clickhouse:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = HistoryStore(settings.history_dsn, settings.clickhouse_user, password)
+    try:
+        store.query("SELECT 1")
+    except HistoryUnavailable as exc:
+        store.close()
+        raise UserError(str(exc)) from exc
+    except Exception as exc:
+        store.close()
+        raise UserError(
+            f"cannot use ClickHouse at {settings.history_dsn}: {first_line(exc)}"
+        ) from exc
+    return store
+
+
+@main.command()
+@click.option("--broker", "broker_url", help="kafka://host:port of an external broker.")
+@click.option("--clickhouse", "clickhouse_dsn", help="http://… of an external ClickHouse.")
+@click.option("--port", "web_port", type=int, help="Web port (default 6066).")
+@click.option("--data-dir", type=click.Path(path_type=Path))
+def up(
+    broker_url: str | None, clickhouse_dsn: str | None, web_port: int | None, data_dir: Path | None
+) -> None:
+    """Start Marchwarden: the embedded stack by default, or external services when given."""
+    from marchwarden.runner import run_stack
+
+    settings = load_settings(
+        broker_url=broker_url, clickhouse_dsn=clickhouse_dsn, web_port=web_port, data_dir=data_dir
+    )
+    configure_logging(settings.log_level)
+    code = run_stack(settings)
+    sys.exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,223 @@
+"""The picture worker: batched ingest of the border topics into the engine, rules, outputs.
+
+Faust's per-event consumer path costs ~250 us per message, which caps an agent near 4k
+events/s. The border topics carry the volume, so this service reads them with aiokafka in
+batches (getmany) inside the Faust worker and hands whole batches to the pure engine; Faust
+agents carry the low-volume operator commands. Offsets are committed only after the
+history sink has written the batch, so a crash replays at most the unwritten tail, which
+event-id deduplication (rebuilt from history on start) makes harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.partitioner import murmur2
+from mode import Service
+
+from marchwarden.history.rebuild import rebuild_engine
+from marchwarden.history.sink import HistorySink
+from marchwarden.history.store import HistoryStore
+from marchwarden.picture.engine import Outputs, PictureEngine, Record
+from marchwarden.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2), as every producer keyed by section_id uses."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def sections_for_partitions(
+    sections: Iterable[str], partitions: set[int], partition_count: int
+) -> set[str]:
+    return {s for s in sections if partition_of(s, partition_count) in partitions}
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: PictureWorker) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.worker.checkpoint()
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self.worker.take_ownership(assigned)
+
+
+class PictureWorker(Service):  # type: ignore[misc]
+    """Consumes the border topics and routed commands, runs the engine, writes the outputs."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: PictureEngine,
+        store: HistoryStore,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.engine = engine
+        self.store = store
+        self.sink = HistorySink(store, settings.sink_max_rows, settings.sink_max_interval_s)
+        self.topics = settings.topics
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.pending_offsets: dict[TopicPartition, int] = {}
+        self.flush_lock = asyncio.Lock()
+        self.ready = asyncio.Event()
+        self.assigned: set[TopicPartition] = set()
+        self.last_rebuild: dict[str, Any] = {}
+        self.batches = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    async def on_start(self) -> None:
+        s = self.settings
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=s.bootstrap_servers, linger_ms=5, acks="all"
+        )
+        await self.producer.start()
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers,
+            group_id=f"{s.app_id}-picture",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(s.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
+            max_poll_records=s.ingest_max_records,
+            fetch_max_wait_ms=s.ingest_poll_ms,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            isolation_level="read_committed",
+        )
+        await self.consumer.start()
+        self.consumer.subscribe(
+            topics=[*self.topics.ingest(), self.topics.routed_commands],
+            listener=_Rebalance(self),
+        )
+
+    async def on_stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.checkpoint()
+        if self.consumer is not None:
+            with contextlib.suppress(Exception):
+                await self.consumer.stop()
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+
+    async def take_ownership(self, assigned: list[TopicPartition]) -> None:
+        """Own the sections of the assigned partitions and rebuild their state from history."""
+        self.assigned = set(assigned)
+        partitions = {tp.partition for tp in assigned if tp.topic == self.topics.crossings}
+        count = self.settings.partitions
+        if self.consumer is not None:
+            known = self.consumer.partitions_for_topic(self.topics.crossings)
+            if known:
+                count = len(known)
+        owned = sections_for_partitions(self.engine.country, partitions, count)
+        async with self.flush_lock:
+            self.last_rebuild = await rebuild_engine(self.engine, self.store, owned)
+        log.info("own %d partitions, %d sections", len(assigned), len(owned))
+        self.ready.set()
+
+    # ------------------------------------------------------------------ processing
+    @Service.task  # type: ignore[misc]
+    async def _consume(self) -> None:
+        assert self.consumer is not None
+        consumer = self.consumer
+        while not self.should_stop:
+            try:
+                batch = await consumer.getmany(
+                    timeout_ms=self.settings.ingest_poll_ms,
+                    max_records=self.settings.ingest_max_records,
+                )
+            except Exception:
+                log.exception("fetch failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            if batch:
+                self.process(batch)
+                self.batches += 1
+            await self.publish(self.engine.drain())
+            if self.sink.due():
+                await self.checkpoint()
+
+    def process(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        commands = self.topics.routed_commands
+        for tp, messages in batch.items():
+            if not messages:
+                continue
+            records = [Record(tp.topic, tp.partition, m.offset, m.key, m.value) for m in messages]
+            if tp.topic == commands:
+                for record in records:
+                    self.engine.apply_command_record(record)
+            else:
+                self.engine.ingest(records)
+            self.pending_offsets[tp] = messages[-1].offset + 1
+        self.engine.evaluate()
+
+    async def publish(self, outputs: Outputs) -> None:
+        """Send alert states and dead letters to their topics, and queue them for history."""
+        if not outputs:
+            return
+        producer = self.producer
+        assert producer is not None
+        for alert in outputs.alerts:
+            await producer.send(
+                self.topics.alerts,
+                alert.model_dump_json().encode(),
+                key=alert.section_id.encode(),
+            )
+            log.info(
+                "alert %s %s at %s on %s",
+                alert.alert_id,
+                alert.status,
+                alert.level,
+                alert.section_id,
+            )
+        for letter in outputs.dead_letters:
+            await producer.send(self.topics.deadletter, letter.model_dump_json().encode())
+            log.warning(
+                "dead letter from %s[%d]@%d: %s",
+                letter.topic,
+                letter.partition,
+                letter.offset,
+                letter.reason,
+            )
+        self.sink.add(outputs)
+
+    async def checkpoint(self) -> None:
+        """Flush history, then commit the offsets it covers (at-least-once, never lost)."""
+        async with self.flush_lock:
+            await self.publish(self.engine.drain())
+            offsets, self.pending_offsets = self.pending_offsets, {}
+            if self.sink.pending:
+                await self.sink.flush()
+            if self.producer is not None:
+                await self.producer.flush()
+            if offsets and self.consumer is not None:
+                try:
+                    await self.consumer.commit(offsets)
+                except Exception as exc:  # a rebalance may have moved the partition
+                    log.warning("offset commit failed (%s); the batch may be replayed", exc)
+
+    @Service.timer(1.0)  # type: ignore[misc]
+    async def _evaluate_quiet_sections(self) -> None:
+        """Rules also run on a timer so quiet sections resolve surges and expire indicators."""
+        if not self.ready.is_set():
+            return
+        self.engine.evaluate(everything=True)
+        await self.publish(self.engine.drain())
+
+    @Service.timer(60.0)  # type: ignore[misc]
+    async def _prune(self) -> None:
+        started = time.perf_counter()
+        self.engine.prune()
+        log.debug("pruned state in %.3f s", time.perf_counter() - started)

@@ -1,0 +1,54 @@
+"""HTTP views of the live picture: health, the situational picture, open alerts, admin."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from faust.web import Request, Response, View
+
+if TYPE_CHECKING:
+    from marchwarden.worker import WorkerContext
+
+
+def register_picture_views(ctx: WorkerContext) -> None:
+    app = ctx.app
+
+    @app.page("/health")
+    class Health(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            ready = ctx.is_ready()
+            body = {"status": "ok" if ready else "starting", **ctx.status()}
+            return self.json(body, status=200 if ready else 503)
+
+    @app.page("/picture")
+    class Picture(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            wanted = request.query.get("section")
+            sections = [wanted] if wanted else None
+            if wanted and wanted not in ctx.engine.owned:
+                return self.json({"error": f"section {wanted!r} is not owned here"}, status=404)
+            return self.json(ctx.engine.picture(sections))
+
+    @app.page("/alerts")
+    class Alerts(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            alerts = sorted(ctx.engine.open_alerts.values(), key=lambda a: a.alert_id)
+            return self.json({"open": [a.model_dump(mode="json") for a in alerts]})
+
+    @app.page("/admin/flush")
+    class Flush(View):  # type: ignore[misc]
+        async def post(self, request: Request) -> Response:
+            await ctx.worker.checkpoint()
+            return self.json({"flushed": True, "rows_written": ctx.worker.sink.rows_written})
+
+    @app.page("/admin/replay")
+    class Replay(View):  # type: ignore[misc]
+        async def post(self, request: Request) -> Response:
+            result: dict[str, Any] = await ctx.replay()
+            return self.json(result)
+
+    @app.page("/admin/verify")
+    class Verify(View):  # type: ignore[misc]
+        async def post(self, request: Request) -> Response:
+            result: dict[str, Any] = await ctx.verify()
+            return self.json(result, status=200)

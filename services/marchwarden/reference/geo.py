@@ -1,0 +1,57 @@
+"""Small spherical-geometry helpers (WGS84 degrees in, kilometres out)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from marchwarden.reference.models import LineString, Point
+
+EARTH_RADIUS_KM = 6371.0088
+"""Mean Earth radius (IUGG)."""
+
+_KM_PER_DEG = EARTH_RADIUS_KM * math.pi / 180.0
+
+
+def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def haversine_km(a: Point, b: Point) -> float:
+    """Great-circle distance between two points in km."""
+    return _haversine(a.lat, a.lon, b.lat, b.lon)
+
+
+def line_length_km(line: LineString) -> float:
+    """Length of a LineString in km (sum of great-circle segment lengths)."""
+    coords = line.coordinates
+    return sum(
+        _haversine(lat1, lon1, lat2, lon2)
+        for (lon1, lat1), (lon2, lat2) in itertools.pairwise(coords)
+    )
+
+
+def distance_point_to_linestring_km(p: Point, line: LineString) -> float:
+    """Approximate shortest distance in km from ``p`` to ``line``.
+
+    Projects the line into a local equirectangular plane centred on ``p`` and takes the
+    minimum distance to each segment. Accurate to well under 1 % at the regional scale
+    (tens to a few hundred km) this project works at; does not handle the antimeridian.
+    """
+    kx = _KM_PER_DEG * math.cos(math.radians(p.lat))
+    ky = _KM_PER_DEG
+    pts = [((lon - p.lon) * kx, (lat - p.lat) * ky) for lon, lat in line.coordinates]
+    best = math.inf
+    for (x1, y1), (x2, y2) in itertools.pairwise(pts):
+        dx, dy = x2 - x1, y2 - y1
+        seg2 = dx * dx + dy * dy
+        # parameter of the origin's projection onto the segment, clamped to [0, 1]
+        t = 0.0 if seg2 == 0.0 else max(0.0, min(1.0, -(x1 * dx + y1 * dy) / seg2))
+        best = min(best, math.hypot(x1 + t * dx, y1 + t * dy))
+    return best

@@ -1,0 +1,335 @@
+"""Pydantic models for reference data: border sections, counter-mobility parks, arteries."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from marchwarden.reference.geo import distance_point_to_linestring_km
+
+SECTION_ID_PATTERN = re.compile(r"^[A-Z]{2}-[A-Z]{2}-\d{2}$")
+"""Border section ids: country ISO2, neighbour ISO2 (RU includes Kaliningrad), two digits."""
+
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+"""ISO 3166-1 alpha-2 country code, upper case."""
+
+Coordinate = tuple[float, float]
+"""One GeoJSON position: (lon, lat) in WGS84 degrees."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _check_lon_lat(lon: float, lat: float) -> None:
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        raise ValueError(f"coordinate [{lon}, {lat}] is not finite")
+    if not -180.0 <= lon <= 180.0:
+        raise ValueError(f"longitude {lon} out of range [-180, 180] (GeoJSON order is [lon, lat])")
+    if not -90.0 <= lat <= 90.0:
+        raise ValueError(f"latitude {lat} out of range [-90, 90] (GeoJSON order is [lon, lat])")
+
+
+class Point(_Frozen):
+    """A WGS84 position in degrees."""
+
+    lat: float = Field(ge=-90.0, le=90.0, allow_inf_nan=False)
+    lon: float = Field(ge=-180.0, le=180.0, allow_inf_nan=False)
+
+
+class LineString(_Frozen):
+    """A GeoJSON LineString; coordinates are [lon, lat] pairs (at least two)."""
+
+    type: Literal["LineString"] = "LineString"
+    coordinates: tuple[Coordinate, ...]
+
+    @field_validator("coordinates")
+    @classmethod
+    def _check_coordinates(cls, value: tuple[Coordinate, ...]) -> tuple[Coordinate, ...]:
+        if len(value) < 2:
+            raise ValueError(f"a LineString needs at least 2 positions, got {len(value)}")
+        for lon, lat in value:
+            _check_lon_lat(lon, lat)
+        return value
+
+    @property
+    def points(self) -> tuple[Point, ...]:
+        """The vertices as `Point`s (lat/lon order)."""
+        return tuple(Point(lat=lat, lon=lon) for lon, lat in self.coordinates)
+
+    @property
+    def start(self) -> Point:
+        lon, lat = self.coordinates[0]
+        return Point(lat=lat, lon=lon)
+
+    @property
+    def end(self) -> Point:
+        lon, lat = self.coordinates[-1]
+        return Point(lat=lat, lon=lon)
+
+
+NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
+
+
+class EquipmentCounts(_Frozen):
+    """Counts of the four counter-mobility equipment types.
+
+    Arithmetic never produces negative counts: subtraction saturates at zero, so
+    ``required - available`` is the shortfall.
+    """
+
+    dragons_teeth: NonNegativeInt = 0
+    hedgehogs: NonNegativeInt = 0
+    spanish_riders: NonNegativeInt = 0
+    roadblocks: NonNegativeInt = 0
+
+    @classmethod
+    def zero(cls) -> EquipmentCounts:
+        return cls()
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.dragons_teeth, self.hedgehogs, self.spanish_riders, self.roadblocks)
+
+    @classmethod
+    def _from_tuple(cls, values: Iterable[int]) -> EquipmentCounts:
+        dt, hh, sr, rb = values
+        return cls(dragons_teeth=dt, hedgehogs=hh, spanish_riders=sr, roadblocks=rb)
+
+    def __add__(self, other: EquipmentCounts) -> EquipmentCounts:
+        if not isinstance(other, EquipmentCounts):
+            return NotImplemented
+        return self._from_tuple(
+            a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)
+        )
+
+    def __sub__(self, other: EquipmentCounts) -> EquipmentCounts:
+        """Element-wise difference, saturating at zero."""
+        if not isinstance(other, EquipmentCounts):
+            return NotImplemented
+        return self._from_tuple(
+            max(0, a - b) for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)
+        )
+
+    def scaled(self, factor: float) -> EquipmentCounts:
+        """Each count multiplied by ``factor`` (>= 0) and rounded up."""
+        if not math.isfinite(factor) or factor < 0:
+            raise ValueError(f"scale factor must be a finite number >= 0, got {factor}")
+        # round first so that e.g. 0.1 * 30 == 3.0000000000000004 does not become 4
+        return self._from_tuple(math.ceil(round(v * factor, 9)) for v in self.as_tuple())
+
+    def min(self, other: EquipmentCounts) -> EquipmentCounts:
+        """Element-wise minimum."""
+        return self._from_tuple(
+            min(a, b) for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)
+        )
+
+    def covers(self, other: EquipmentCounts) -> bool:
+        """True if every count here is >= the corresponding count in ``other``."""
+        return all(a >= b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True))
+
+    @property
+    def total(self) -> int:
+        return sum(self.as_tuple())
+
+    @property
+    def is_zero(self) -> bool:
+        return self.total == 0
+
+
+class Section(_Frozen):
+    """A border section: the unit events, aggregates and alerts are keyed by."""
+
+    id: str
+    country: CountryCode
+    neighbour: CountryCode
+    name: str = Field(min_length=1)
+    geometry: LineString
+    approximate: bool
+    length_km: float = Field(gt=0, allow_inf_nan=False)
+    expected_attempts_per_day: float = Field(ge=0, allow_inf_nan=False)
+    reporter: str = Field(pattern=r"^[A-Z]{2}-[A-Z]+$")
+
+    @model_validator(mode="after")
+    def _check_id(self) -> Self:
+        if not SECTION_ID_PATTERN.fullmatch(self.id):
+            raise ValueError(
+                f"section id {self.id!r} does not match {SECTION_ID_PATTERN.pattern} "
+                "(e.g. 'LT-BY-01')"
+            )
+        country, neighbour, _ = self.id.split("-")
+        if (country, neighbour) != (self.country, self.neighbour):
+            raise ValueError(
+                f"section id {self.id!r} does not match country={self.country!r} "
+                f"neighbour={self.neighbour!r}"
+            )
+        if not self.reporter.startswith(f"{self.country}-"):
+            raise ValueError(
+                f"section {self.id!r}: reporter {self.reporter!r} "
+                f"is not an agency of {self.country}"
+            )
+        return self
+
+
+class Park(_Frozen):
+    """A counter-mobility park holding equipment near the border."""
+
+    id: str = Field(pattern=r"^[A-Z]{2}-P-[A-Z0-9-]+$")
+    name: str = Field(min_length=1)
+    country: CountryCode
+    location: Point
+    stock: EquipmentCounts
+    approximate: bool
+
+    @model_validator(mode="after")
+    def _check_country(self) -> Self:
+        if not self.id.startswith(f"{self.country}-"):
+            raise ValueError(
+                f"park id {self.id!r} does not start with its country {self.country!r}"
+            )
+        return self
+
+
+class Artery(_Frozen):
+    """A main road toward the border that can be blocked with counter-mobility equipment."""
+
+    id: str = Field(pattern=r"^[A-Z]{2}-[A-Z0-9-]+$")
+    name: str = Field(min_length=1)
+    country: CountryCode
+    geometry: LineString
+    serves_sections: tuple[str, ...] = Field(min_length=1)
+    blocking_requirement: EquipmentCounts
+    approximate: bool
+
+    @model_validator(mode="after")
+    def _check_country(self) -> Self:
+        if not self.id.startswith(f"{self.country}-"):
+            raise ValueError(
+                f"artery id {self.id!r} does not start with its country {self.country!r}"
+            )
+        return self
+
+
+def _duplicates(ids: Iterable[str]) -> list[str]:
+    return sorted(i for i, n in Counter(ids).items() if n > 1)
+
+
+class ReferenceData(_Frozen):
+    """All reference data of one version, checked for referential integrity."""
+
+    version: str = Field(min_length=1)
+    approximate: bool = True
+    sections: tuple[Section, ...]
+    parks: tuple[Park, ...]
+    arteries: tuple[Artery, ...]
+
+    _sections_by_id: dict[str, Section] = PrivateAttr(default_factory=dict)
+    _parks_by_id: dict[str, Park] = PrivateAttr(default_factory=dict)
+    _arteries_by_id: dict[str, Artery] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_integrity(self) -> Self:
+        problems: list[str] = []
+        for kind, ids in (
+            ("section", [s.id for s in self.sections]),
+            ("park", [p.id for p in self.parks]),
+            ("artery", [a.id for a in self.arteries]),
+        ):
+            dups = _duplicates(ids)
+            if dups:
+                problems.append(f"duplicate {kind} ids: {', '.join(dups)}")
+        for s in self.sections:
+            if not SECTION_ID_PATTERN.fullmatch(s.id):
+                problems.append(f"section id {s.id!r} does not match {SECTION_ID_PATTERN.pattern}")
+            elif s.id.split("-")[:2] != [s.country, s.neighbour]:
+                problems.append(f"section id {s.id!r} inconsistent with country/neighbour")
+        section_ids = {s.id for s in self.sections}
+        served: set[str] = set()
+        for a in self.arteries:
+            unknown = sorted(set(a.serves_sections) - section_ids)
+            if unknown:
+                problems.append(f"artery {a.id!r} serves unknown section(s): {', '.join(unknown)}")
+            served.update(a.serves_sections)
+        unserved = sorted(section_ids - served)
+        if unserved:
+            problems.append(f"section(s) not served by any artery: {', '.join(unserved)}")
+        for p in self.parks:
+            if min(p.stock.as_tuple()) < 0:  # only reachable via model_construct
+                problems.append(f"park {p.id!r} has negative stock: {p.stock}")
+        if problems:
+            raise ValueError("reference data integrity check failed: " + "; ".join(problems))
+        return self
+
+    def model_post_init(self, context: object, /) -> None:
+        self._sections_by_id = {s.id: s for s in self.sections}
+        self._parks_by_id = {p.id: p for p in self.parks}
+        self._arteries_by_id = {a.id: a for a in self.arteries}
+
+    # --- lookups -------------------------------------------------------------------------
+
+    @property
+    def section_ids(self) -> tuple[str, ...]:
+        """All section ids, sorted."""
+        return tuple(sorted(self._sections_by_id))
+
+    def section(self, section_id: str) -> Section:
+        """The section with this id; KeyError with a readable message if unknown."""
+        try:
+            return self._sections_by_id[section_id]
+        except KeyError:
+            raise KeyError(f"unknown border section {section_id!r}") from None
+
+    def has_section(self, section_id: str) -> bool:
+        return section_id in self._sections_by_id
+
+    def country_of(self, section_id: str) -> str:
+        """ISO2 code of the (EU) country that owns the section."""
+        return self.section(section_id).country
+
+    def park(self, park_id: str) -> Park:
+        try:
+            return self._parks_by_id[park_id]
+        except KeyError:
+            raise KeyError(f"unknown counter-mobility park {park_id!r}") from None
+
+    def artery(self, artery_id: str) -> Artery:
+        try:
+            return self._arteries_by_id[artery_id]
+        except KeyError:
+            raise KeyError(f"unknown artery {artery_id!r}") from None
+
+    def sections_of(self, country: str) -> list[Section]:
+        """Sections owned by ``country``, in id order."""
+        return sorted((s for s in self.sections if s.country == country), key=lambda s: s.id)
+
+    def parks_of(self, country: str) -> list[Park]:
+        """Parks in ``country``, in id order."""
+        return sorted((p for p in self.parks if p.country == country), key=lambda p: p.id)
+
+    def arteries_serving(self, section_id: str) -> list[Artery]:
+        """Arteries toward ``section_id``, in id order (KeyError if the section is unknown)."""
+        self.section(section_id)
+        return sorted(
+            (a for a in self.arteries if section_id in a.serves_sections), key=lambda a: a.id
+        )
+
+    def parks_by_distance_to(
+        self, artery: Artery | str, country: str | None = None
+    ) -> list[tuple[Park, float]]:
+        """Parks with their distance (km) to the artery's line, nearest first.
+
+        ``country`` restricts to parks of one country; ``None`` means all parks.
+        Ties are broken by park id, so the order is deterministic.
+        """
+        line = (self.artery(artery) if isinstance(artery, str) else artery).geometry
+        ranked = [
+            (p, distance_point_to_linestring_km(p.location, line))
+            for p in self.parks
+            if country is None or p.country == country
+        ]
+        ranked.sort(key=lambda pd: (pd[1], pd[0].id))
+        return ranked

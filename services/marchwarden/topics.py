@@ -1,0 +1,45 @@
+"""Create the Kafka topics Marchwarden uses, with the configured partitions and replication."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from marchwarden.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker could not be reached; the message is one line for a person."""
+
+
+async def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> list[str]:
+    """Create missing topics; returns the names created."""
+    t = settings.topics
+    names = [t.crossings, t.turnbacks, t.indicators, t.alerts, t.commands, t.deadletter]
+    names.append(t.routed_commands)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
+    )
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+    except (TimeoutError, KafkaError, OSError) as exc:
+        raise BrokerUnavailable(
+            f"cannot reach the Kafka broker at {settings.bootstrap_servers}: "
+            f"{type(exc).__name__} {exc}".strip()
+        ) from exc
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            await admin.create_topics(
+                [NewTopic(n, settings.partitions, settings.replication_factor) for n in missing]
+            )
+            log.info("created topics %s", ", ".join(missing))
+        return missing
+    finally:
+        await admin.close()

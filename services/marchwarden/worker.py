@@ -1,0 +1,92 @@
+"""Builds the Faust app for one worker: topics, agents, the picture service and web views."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from marchwarden.history.store import HistoryStore
+from marchwarden.picture.agents import PictureWorker
+from marchwarden.picture.engine import PictureEngine
+from marchwarden.reference import load_reference
+from marchwarden.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerContext:
+    """Everything one worker process holds; passed explicitly, never imported as a global."""
+
+    settings: Settings
+    app: faust.App
+    engine: PictureEngine
+    store: HistoryStore
+    worker: PictureWorker
+
+    def is_ready(self) -> bool:
+        return self.worker.ready.is_set() and bool(self.app.consumer.assignment())
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "broker": self.settings.bootstrap_servers,
+            "history": "chdb" if self.store.embedded else "clickhouse",
+            "owned_sections": len(self.engine.owned),
+            "accepted": self.engine.accepted,
+            "duplicates": self.engine.duplicates,
+            "rejected": self.engine.rejected,
+            "late": self.engine.late,
+            "history_rows_written": self.worker.sink.rows_written,
+            "history_rows_pending": self.worker.sink.pending,
+        }
+
+    async def replay(self) -> dict[str, Any]:
+        """Rebuild the live state from history (the `replay` command)."""
+        from marchwarden.history.rebuild import rebuild_engine
+
+        await self.worker.checkpoint()
+        async with self.worker.flush_lock:
+            return await rebuild_engine(self.engine, self.store, set(self.engine.owned))
+
+    async def verify(self) -> dict[str, Any]:
+        """Compare the live counts with a recomputation over history (the `verify` command)."""
+        from marchwarden.analysis.verify import verify_against_history
+
+        await self.worker.checkpoint()
+        async with self.worker.flush_lock:
+            return await verify_against_history(self.engine, self.store)
+
+
+def create_worker(settings: Settings, store: HistoryStore) -> WorkerContext:
+    """A Faust app wired to the picture engine; nothing starts until the app runs."""
+    from marchwarden.alerts.agents import register_command_agents
+    from marchwarden.analysis.views import register_history_views
+    from marchwarden.picture.views import register_picture_views
+
+    app = faust.App(
+        settings.app_id,
+        broker=settings.faust_broker,
+        store="memory://",
+        processing_guarantee=settings.processing_guarantee,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
+        web_enabled=True,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        autodiscover=False,
+        consumer_auto_offset_reset="earliest",
+    )
+    engine = PictureEngine(load_reference(), settings.rules, max_bytes=settings.max_message_bytes)
+    worker = PictureWorker(settings, engine, store, loop=app.loop, beacon=app.beacon)
+    app.add_dependency(worker)
+    ctx = WorkerContext(settings, app, engine, store, worker)
+    register_command_agents(ctx)
+    register_picture_views(ctx)
+    register_history_views(ctx)
+    return ctx
