@@ -22,7 +22,7 @@ class UserError(click.ClickException):
     """A problem the user can fix; shown as one line, never as a traceback."""
 
     def show(self, file: Any = None) -> None:
-        console.print(f"[bold red]marchwarden:[/] {self.message}", highlight=False)
+        console.print(f"[bold red]marchwarden:[/] {self.message}", highlight=False, soft_wrap=True)
 
 
 def configure_logging(level: str) -> None:
@@ -55,7 +55,7 @@ def sections(as_json: bool) -> None:
     from marchwarden.reference import load_reference
 
     ref = load_reference()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": s.id,
             "name": s.name,

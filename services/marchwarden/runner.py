@@ -93,6 +93,6 @@ def run_stack(settings: Settings) -> int:
             finally:
                 store.close()
     except StartupError as exc:
-        console.print(f"[bold red]marchwarden:[/] {exc}", highlight=False)
+        console.print(f"[bold red]marchwarden:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
     return 0

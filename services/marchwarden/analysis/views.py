@@ -32,7 +32,7 @@ def register_history_views(ctx: WorkerContext) -> None:
         return {"columns": columns, "rows": [[_jsonable(v) for v in row] for row in rows]}
 
     @app.page("/history/sql")
-    class HistorySql(View):  # type: ignore[misc]
+    class HistorySql(View):
         async def post(self, request: Request) -> Response:
             body = await request.json()
             try:
@@ -43,7 +43,7 @@ def register_history_views(ctx: WorkerContext) -> None:
                 return self.json({"error": str(exc).strip().splitlines()[0]}, status=400)
 
     @app.page("/history/report")
-    class HistoryReport(View):  # type: ignore[misc]
+    class HistoryReport(View):
         async def post(self, request: Request) -> Response:
             body = await request.json()
             try:

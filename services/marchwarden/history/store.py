@@ -82,7 +82,10 @@ class HistoryStore:
         readonly: bool = False,
         settings: dict[str, Any] | None = None,
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        return self._on_thread(self._query, sql, parameters, readonly, settings)  # type: ignore[no-any-return]
+        result: tuple[list[str], list[tuple[Any, ...]]] = self._on_thread(
+            self._query, sql, parameters, readonly, settings
+        )
+        return result
 
     def insert(
         self,
@@ -98,7 +101,7 @@ class HistoryStore:
         self, sql: str, parameters: dict[str, Any] | None = None, *, readonly: bool = False
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(  # type: ignore[no-any-return]
+        return await loop.run_in_executor(
             self._executor, self._query, sql, parameters, readonly, None
         )
 
@@ -145,12 +148,31 @@ class HistoryStore:
             result = self._connect().query(sql, parameters=parameters, settings=merged or None)
         except ClickHouseError as exc:
             text = str(exc)
+            if readonly and self.embedded:
+                self._unstick_readonly()
             if readonly and any(marker in text for marker in _READONLY_MARKERS):
                 raise ReadOnlyViolation(
                     "refused: history queries are read-only (ClickHouse readonly=1)"
                 ) from exc
             raise
         return list(result.column_names), [tuple(r) for r in result.result_rows]
+
+    def _unstick_readonly(self) -> None:
+        """Reopen chDB if a refused read-only query left its session read-only.
+
+        clickhouse-connect's chDB backend applies per-query settings with SET and restores
+        them afterwards, but a session in readonly=1 cannot change settings any more, so a
+        refused write would otherwise make every later insert fail.
+        """
+        try:
+            stuck = self._connect().query("SELECT getSetting('readonly')").result_rows[0][0]
+        except ClickHouseError:
+            stuck = 1
+        if stuck:
+            log.info("resetting the chDB session after a refused read-only query")
+            self._client.close()
+            self._client = None
+            self._connect()
 
     def _insert(
         self,

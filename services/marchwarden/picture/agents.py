@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def partition_of(key: str, partitions: int) -> int:
     """Kafka's default partitioner (murmur2), as every producer keyed by section_id uses."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    return int((murmur2(key.encode()) & 0x7FFFFFFF) % partitions)
 
 
 def sections_for_partitions(
@@ -52,7 +52,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.worker.take_ownership(assigned)
 
 
-class PictureWorker(Service):  # type: ignore[misc]
+class PictureWorker(Service):
     """Consumes the border topics and routed commands, runs the engine, writes the outputs."""
 
     def __init__(
@@ -128,7 +128,7 @@ class PictureWorker(Service):  # type: ignore[misc]
         self.ready.set()
 
     # ------------------------------------------------------------------ processing
-    @Service.task  # type: ignore[misc]
+    @Service.task
     async def _consume(self) -> None:
         assert self.consumer is not None
         consumer = self.consumer
@@ -208,7 +208,7 @@ class PictureWorker(Service):  # type: ignore[misc]
                 except Exception as exc:  # a rebalance may have moved the partition
                     log.warning("offset commit failed (%s); the batch may be replayed", exc)
 
-    @Service.timer(1.0)  # type: ignore[misc]
+    @Service.timer(1.0)
     async def _evaluate_quiet_sections(self) -> None:
         """Rules also run on a timer so quiet sections resolve surges and expire indicators."""
         if not self.ready.is_set():
@@ -216,7 +216,7 @@ class PictureWorker(Service):  # type: ignore[misc]
         self.engine.evaluate(everything=True)
         await self.publish(self.engine.drain())
 
-    @Service.timer(60.0)  # type: ignore[misc]
+    @Service.timer(60.0)
     async def _prune(self) -> None:
         started = time.perf_counter()
         self.engine.prune()

@@ -241,6 +241,7 @@ class PictureEngine:
         received: datetime,
     ) -> tuple[Any, ...]:
         persons = getattr(event, "persons", 0)
+        extra: tuple[str, str, str]
         if isinstance(event, Indicator):
             extra = (event.indicator_id, event.level, event.state)
             outcome = ""

@@ -14,14 +14,14 @@ def register_picture_views(ctx: WorkerContext) -> None:
     app = ctx.app
 
     @app.page("/health")
-    class Health(View):  # type: ignore[misc]
+    class Health(View):
         async def get(self, request: Request) -> Response:
             ready = ctx.is_ready()
             body = {"status": "ok" if ready else "starting", **ctx.status()}
             return self.json(body, status=200 if ready else 503)
 
     @app.page("/picture")
-    class Picture(View):  # type: ignore[misc]
+    class Picture(View):
         async def get(self, request: Request) -> Response:
             wanted = request.query.get("section")
             sections = [wanted] if wanted else None
@@ -30,25 +30,25 @@ def register_picture_views(ctx: WorkerContext) -> None:
             return self.json(ctx.engine.picture(sections))
 
     @app.page("/alerts")
-    class Alerts(View):  # type: ignore[misc]
+    class Alerts(View):
         async def get(self, request: Request) -> Response:
             alerts = sorted(ctx.engine.open_alerts.values(), key=lambda a: a.alert_id)
             return self.json({"open": [a.model_dump(mode="json") for a in alerts]})
 
     @app.page("/admin/flush")
-    class Flush(View):  # type: ignore[misc]
+    class Flush(View):
         async def post(self, request: Request) -> Response:
             await ctx.worker.checkpoint()
             return self.json({"flushed": True, "rows_written": ctx.worker.sink.rows_written})
 
     @app.page("/admin/replay")
-    class Replay(View):  # type: ignore[misc]
+    class Replay(View):
         async def post(self, request: Request) -> Response:
             result: dict[str, Any] = await ctx.replay()
             return self.json(result)
 
     @app.page("/admin/verify")
-    class Verify(View):  # type: ignore[misc]
+    class Verify(View):
         async def post(self, request: Request) -> Response:
             result: dict[str, Any] = await ctx.verify()
             return self.json(result, status=200)

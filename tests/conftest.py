@@ -1,0 +1,89 @@
+"""Session fixtures: a real tansu broker (or Apache Kafka), chDB stores and worker processes."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from marchwarden.embedded.tansu import TansuBroker
+from marchwarden.history.store import HistoryStore
+from tests.support.stack import WorkerProcess, free_port
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--broker",
+        choices=("tansu", "kafka"),
+        default="tansu",
+        help="broker for the integration suite: embedded tansu, or Apache Kafka from Maven jars",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--broker") == "kafka":
+        return
+    skip = pytest.mark.skip(reason="needs --broker=kafka (genuine Apache Kafka)")
+    for item in items:
+        if "kafka" in item.keywords or "cluster" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def broker_kind(pytestconfig: pytest.Config) -> str:
+    return str(pytestconfig.getoption("--broker"))
+
+
+@pytest.fixture(scope="session")
+def bootstrap(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """host:port of the session's broker: tansu, or a single Apache Kafka node."""
+    if broker_kind == "tansu":
+        broker = TansuBroker(free_port(), log_file=tmp_path_factory.mktemp("tansu") / "tansu.log")
+        broker.start()
+        try:
+            yield broker.bootstrap
+        finally:
+            broker.stop()
+    else:
+        from tests.support.kafka_cluster import KafkaNode
+
+        node = KafkaNode(tmp_path_factory.mktemp("kafka"), port=free_port())
+        node.start()
+        try:
+            yield node.bootstrap
+        finally:
+            node.stop()
+
+
+_prefixes = itertools.count(1)
+
+
+@pytest.fixture
+def worker_factory(bootstrap: str, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start `marchwarden up` processes against the session broker, with isolated topics."""
+    started: list[WorkerProcess] = []
+    prefix = f"t{next(_prefixes)}{tmp_path.name[-6:].replace('_', '')}"
+
+    def make(data_dir: Path | None = None, **env: str) -> WorkerProcess:
+        worker = WorkerProcess(
+            bootstrap=bootstrap,
+            data_dir=data_dir or tmp_path / "data",
+            prefix=prefix,
+            extra_env=dict(env),
+        )
+        started.append(worker)
+        return worker.start()
+
+    yield make
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture(scope="session")
+def chdb_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HistoryStore]:
+    """One in-process chDB store for the session (chDB allows one session per process)."""
+    store = HistoryStore(f"chdb://{tmp_path_factory.mktemp('chdb') / 'history'}")
+    yield store
+    store.close()

@@ -1,0 +1,298 @@
+"""Test helpers that drive real components: a worker subprocess, Kafka clients, HTTP calls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05
+) -> Any:
+    """Poll until predicate() is truthy; fail with `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+async def await_until(
+    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05
+) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await asyncio.to_thread(predicate)
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+def http(method: str, url: str, body: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        payload = exc.read()
+        try:
+            return exc.code, json.loads(payload)
+        except ValueError:
+            return exc.code, payload.decode(errors="replace")
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+        return 0, str(exc)
+
+
+def topic_env(prefix: str) -> dict[str, str]:
+    """Environment giving a worker its own topic names, so tests share one broker safely."""
+    names = {
+        "CROSSINGS": "border.crossings",
+        "TURNBACKS": "border.turnbacks",
+        "INDICATORS": "intel.indicators",
+        "ALERTS": "ops.alerts",
+        "COMMANDS": "ops.commands",
+        "DEADLETTER": "ops.deadletter",
+        "ROUTED_COMMANDS": "marchwarden.commands-by-section",
+    }
+    return {f"MARCHWARDEN_TOPICS__{k}": f"{prefix}.{v}" for k, v in names.items()}
+
+
+@dataclass
+class WorkerProcess:
+    """`marchwarden up` as a child process, with its own data dir, topics and web port."""
+
+    bootstrap: str
+    data_dir: Path
+    prefix: str
+    web_port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}.{name}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(topic_env(self.prefix))
+        env.update(
+            {
+                "MARCHWARDEN_APP_ID": f"mw-{self.prefix}",
+                "MARCHWARDEN_SINK_MAX_INTERVAL_S": "0.2",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 60.0) -> WorkerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir / f"worker-{int(time.time() * 1000)}.log"
+        log = open(self.log_path, "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "marchwarden.cli",
+                "up",
+                "--broker",
+                f"kafka://{self.bootstrap}",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.web_port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env(),
+        )
+        log.close()
+        wait_until(self.healthy_or_dead, timeout, f"worker on :{self.web_port} to be healthy")
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.log()}")
+        return self
+
+    def healthy_or_dead(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            return True
+        return http("GET", self.url + "/health", timeout=2)[0] == 200
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def get(self, path: str) -> Any:
+        status, body = http("GET", self.url + path)
+        assert status == 200, (status, body)
+        return body
+
+    def post(self, path: str, body: Any = None) -> tuple[int, Any]:
+        return http("POST", self.url + path, body if body is not None else {})
+
+    def sql(self, query: str) -> list[list[Any]]:
+        status, body = self.post("/history/sql", {"sql": query})
+        assert status == 200, body
+        return list(body["rows"])
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return proc.returncode if proc else 0
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+            raise AssertionError("worker did not stop within the timeout") from None
+
+
+def event(
+    event_type: str,
+    section_id: str,
+    occurred_at: datetime,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A valid border event with sensible defaults for its type."""
+    base: dict[str, Any] = {
+        "event_id": str(uuid.uuid4()),
+        "event_type": event_type,
+        "schema_version": 1,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+        "section_id": section_id,
+        "reporter": section_id[:2]
+        + "-"
+        + {"LT": "VSAT", "LV": "VRS", "PL": "SG", "EE": "PPA"}[section_id[:2]],
+    }
+    if event_type == "crossing_attempt":
+        base.update(persons=1, outcome="prevented")
+    elif event_type == "turn_back":
+        base.update(persons=1)
+    else:
+        base.update(
+            indicator_id="ind-" + uuid.uuid4().hex[:8],
+            category="military_movement",
+            level="high",
+            state="lit",
+            confidence=0.9,
+            tlp="amber",
+        )
+    base.update(fields)
+    return base
+
+
+TOPIC_OF = {
+    "crossing_attempt": "border.crossings",
+    "turn_back": "border.turnbacks",
+    "indicator": "intel.indicators",
+}
+
+
+async def produce(
+    bootstrap: str,
+    messages: Iterable[tuple[str, bytes | None, bytes | None]],
+) -> int:
+    """Send (topic, key, value) triples and wait until the broker has them all."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    count = 0
+    try:
+        futures = [await producer.send(t, v, key=k) for t, k, v in messages]
+        for f in futures:
+            await f
+            count += 1
+    finally:
+        await producer.stop()
+    return count
+
+
+async def produce_events(worker: WorkerProcess, events: Iterable[dict[str, Any]]) -> int:
+    return await produce(
+        worker.bootstrap,
+        (
+            (
+                worker.topic(TOPIC_OF[e["event_type"]]),
+                e["section_id"].encode(),
+                json.dumps(e).encode(),
+            )
+            for e in events
+        ),
+    )
+
+
+class TopicReader:
+    """Reads a topic from the beginning and keeps what it has seen."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.messages: list[Any] = []
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def __aenter__(self) -> TopicReader:
+        self._consumer = AIOKafkaConsumer(
+            self.topic,
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+        )
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._consumer is not None
+        await self._consumer.stop()
+
+    async def poll(self) -> list[Any]:
+        assert self._consumer is not None
+        batch = await self._consumer.getmany(timeout_ms=100)
+        for messages in batch.values():
+            self.messages.extend(messages)
+        return self.messages
+
+    async def wait_for(
+        self, predicate: Callable[[list[Any]], Any], timeout: float, what: str
+    ) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await self.poll()
+            result = predicate(self.messages)
+            if result:
+                return result
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} on {self.topic}")
+
+    def json_values(self) -> list[Any]:
+        return [json.loads(m.value) for m in self.messages]
