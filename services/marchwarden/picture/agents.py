@@ -183,7 +183,12 @@ class PictureWorker(Service):
                 alert.section_id,
             )
         for letter in outputs.dead_letters:
-            await producer.send(self.topics.deadletter, letter.model_dump_json().encode())
+            # Keyed by source partition, so dead letters keep their source order.
+            await producer.send(
+                self.topics.deadletter,
+                letter.model_dump_json().encode(),
+                key=f"{letter.topic}/{letter.partition}".encode(),
+            )
             log.warning(
                 "dead letter from %s[%d]@%d: %s",
                 letter.topic,

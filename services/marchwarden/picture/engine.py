@@ -366,12 +366,15 @@ class PictureEngine:
             if attempts < threshold:
                 self.latched.discard(key)
             return
+        below_since = self.below_since.get(section)
+        if current is not None and attempts < threshold and below_since is None:
+            below_since = self._dropped_below_at(section, threshold, watermark)
         decision = decide_surge(
             attempts,
             threshold,
             watermark,
             current.level if current else None,
-            self.below_since.get(section),
+            below_since,
             self.rules,
         )
         if decision.below_since is None:
@@ -394,6 +397,20 @@ class PictureEngine:
                 self._publish(escalated)
         elif decision.action == "resolve" and current is not None:
             self._publish(lifecycle.resolve(current, at, evidence))
+
+    def _dropped_below_at(self, section: str, threshold: float, watermark: float) -> float:
+        """Event time at which the hourly count last fell below the threshold.
+
+        Computed from the minute buckets, so the cool-down does not depend on how events
+        were batched or how often the rules ran.
+        """
+        counters = self.counters[section]
+        end = minute_of(watermark) + 1
+        horizon = int(self.rules.surge_cooldown_s // 60) + 2
+        for e in range(end - 1, end - 1 - horizon, -1):
+            if counters.attempts_in(e - 60, e) >= threshold:
+                return float(e * 60)
+        return watermark - self.rules.surge_cooldown_s - 60.0
 
     def active_indicators(self, section: str, watermark: float) -> list[IndicatorState]:
         now = _utc(watermark)

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
 
+EQUIPMENT_TYPES = ("dragons_teeth", "hedgehogs", "spanish_riders", "roadblocks")
+
 if TYPE_CHECKING:
     from marchwarden.worker import WorkerContext
 
@@ -34,6 +36,22 @@ def register_picture_views(ctx: WorkerContext) -> None:
         async def get(self, request: Request) -> Response:
             alerts = sorted(ctx.engine.open_alerts.values(), key=lambda a: a.alert_id)
             return self.json({"open": [a.model_dump(mode="json") for a in alerts]})
+
+    @app.page("/parks")
+    class Parks(View):
+        async def get(self, request: Request) -> Response:
+            ledger = ctx.engine.ledger
+            parks = [
+                {
+                    "park_id": park.id,
+                    "name": park.name,
+                    "country": park.country,
+                    "stock": park.stock.model_dump(),
+                    "available": dict(zip(EQUIPMENT_TYPES, ledger.available(park.id), strict=True)),
+                }
+                for park in ctx.engine.reference.parks
+            ]
+            return self.json({"parks": parks})
 
     @app.page("/admin/flush")
     class Flush(View):
