@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.support.stack import event
 
 from marchwarden.contracts import AlertState, CrossingAttempt, Indicator, OperatorCommand, TurnBack
 from marchwarden.contracts.decoding import Rejection, decode_command, decode_event
 from marchwarden.contracts.upcasting import UnsupportedSchemaVersion, upcast
+from tests.support.stack import event
 
 T0 = datetime(2024, 7, 1, 12, tzinfo=UTC)
 

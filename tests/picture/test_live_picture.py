@@ -302,7 +302,7 @@ async def test_operator_commands_move_the_alert(worker_factory: WorkerFactory) -
         await alerts.wait_for(
             lambda _: ("acknowledged", "high") in statuses(alerts, alert_id), 15, "acknowledged"
         )
-        acked = [a for a in alerts.json_values() if a["status"] == "acknowledged"][0]
+        acked = next(a for a in alerts.json_values() if a["status"] == "acknowledged")
         assert (acked["operator_id"], acked["operator_note"]) == ("op-lt-1", "acknowledge by test")
         await send("acknowledge")  # twice: invalid transition
         await letters.wait_for(lambda m: m, 15, "invalid transition")

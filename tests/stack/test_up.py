@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from tests.support.stack import event, free_port, http, produce, wait_until
 
 from marchwarden.embedded.tansu import port_in_use
+from tests.support.stack import event, free_port, http, produce, wait_until
 
 UP = [sys.executable, "-m", "marchwarden.cli", "up"]
 

@@ -1,0 +1,677 @@
+"""Deterministic event generator: a scenario and a seed in, time-ordered contract events out.
+
+`generate(scenario, seed)` is pure: the same scenario and seed give the same events (ids
+included) on every machine and Python version, because it only uses ``random.Random``
+seeded with a string (hashed with SHA-512 by the stdlib, independent of PYTHONHASHSEED)
+and integer event times. Each stream, section and episode has its own generator, so
+editing one stream does not reshuffle the others.
+
+How events are placed:
+
+1. Each stream draws its events (group sizes, outcomes or turn-back reasons) and spreads
+   them over its UTC days (monthly shape interpolated between month midpoints x weekly
+   pattern x log-normal day noise) and over its sections (weighted by the reference
+   ``expected_attempts_per_day``).
+2. Each section then walks its days in order and places the day's attempts into hours
+   following a diurnal curve in local time (most attempts 22:00-04:00), then a uniform
+   second. The number of attempts per clock hour is capped at
+   ``max(9, floor((0.85 x T - 1) / 2))`` where ``T = max(20, 3 x baseline)`` is the surge
+   threshold of the alert rule and the baseline is the section's mean hourly attempts over
+   the previous 28 days (the reference prior before the scenario starts). Any 60-minute
+   window spans at most two clock hours, so background traffic never reaches the surge
+   threshold: the scripted surge episodes are the only surges. Attempts over a day's
+   capacity move to the next day (this only happens in the autumn 2021 peak).
+3. Surge episodes add their scripted attempts per 10-minute slot; indicator episodes add
+   their updates at fixed times.
+
+Times are whole seconds. With ``Scenario.local_time`` (the default) ``occurred_at`` carries
+the reporting country's offset (EET/CET with EU summer time), e.g. ``+03:00`` in Vilnius
+in July; calibration windows and stream periods are UTC days.
+"""
+
+from __future__ import annotations
+
+import bisect
+import calendar
+import functools
+import itertools
+import logging
+import math
+import random
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any, Final
+
+from marchwarden.reference import ReferenceData, Section, load_reference
+from marchwarden.settings import RuleSettings
+from marchwarden.simulator.scenarios import (
+    DEFAULT_SCENARIO,
+    CalibrationTarget,
+    IndicatorEpisode,
+    Scenario,
+    Stream,
+    SurgeEpisode,
+    calibration,
+    get_scenario,
+)
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+"""One JSON-ready event (a dict that validates against the wire contracts)."""
+
+DEFAULT_SEED: Final = 2024
+
+DIURNAL: Final[tuple[float, ...]] = (
+    3.0, 3.2, 3.0, 2.6, 1.8, 1.0, 0.6, 0.4, 0.35, 0.3, 0.3, 0.3,
+    0.3, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 1.1, 1.5, 2.0, 2.6, 2.9,
+)  # fmt: skip
+"""Relative attempt intensity by local hour 0..23: about half of all attempts 22:00-04:00."""
+WEEKLY: Final[tuple[float, ...]] = (0.95, 0.9, 0.95, 1.0, 1.05, 1.1, 1.05)
+"""Relative intensity Monday..Sunday."""
+DAY_NOISE_SIGMA: Final = 0.25
+"""Standard deviation of the log-normal day-to-day factor."""
+MAX_GROUP: Final = 15
+MIN_HOURLY_CAP: Final = 9
+CAP_MARGIN: Final = 0.85
+
+STANDARD_OFFSET_H: Final[dict[str, int]] = {"LT": 2, "LV": 2, "EE": 2, "PL": 1}
+"""Winter UTC offset of each reporting country (EET, CET); +1 h in EU summer time."""
+
+SOURCES: Final[tuple[str, ...]] = ("patrol", "thermal", "camera", "radar", "citizen")
+SOURCE_WEIGHTS: Final[tuple[float, ...]] = (0.32, 0.26, 0.2, 0.1, 0.05)
+"""The remaining 7 % of attempts carry no source."""
+SURGE_SOURCE_WEIGHTS: Final[tuple[float, ...]] = (0.25, 0.35, 0.25, 0.12, 0.0)
+NO_LOCATION_SHARE: Final = 0.05
+TURN_BACK_REASONS: Final[tuple[str | None, ...]] = (
+    "returned to the border line",
+    "entry refused: no valid travel document",
+    "entry refused at the green border",
+    "humanitarian grounds not established",
+    None,
+)
+TURN_BACK_REASON_WEIGHTS: Final[tuple[float, ...]] = (0.45, 0.2, 0.15, 0.05, 0.15)
+OUTCOME_NAMES: Final[tuple[str, ...]] = ("prevented", "detained", "crossed", "unknown")
+_OUTCOME_CODE: Final[dict[str, int]] = {name: i for i, name in enumerate(OUTCOME_NAMES)}
+
+ATTEMPT, TURN_BACK, INDICATOR = 0, 1, 2
+EVENT_TYPE_NAMES: Final[tuple[str, ...]] = ("crossing_attempt", "turn_back", "indicator")
+_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+_DAY: Final = 86_400
+
+# A planned event: (epoch s, id bits, kind, section index, persons | episode index,
+# outcome | reason | update index, lat, lon, source index or -1). Sorting these tuples
+# orders by time, then by the (unique) id bits.
+Record = tuple[int, int, int, int, int, int, float | None, float | None, int]
+
+
+# --- time ------------------------------------------------------------------------------
+
+
+def _day_number(d: date) -> int:
+    return d.toordinal() - _EPOCH_ORDINAL
+
+
+def _last_sunday(year: int, month: int) -> date:
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    return last - timedelta(days=(last.weekday() - 6) % 7)
+
+
+@functools.lru_cache(maxsize=64)
+def _summer_time(year: int) -> tuple[int, int]:
+    """EU summer time [start, end) in epoch seconds: last Sundays of March and October, 01:00Z."""
+    start = _day_number(_last_sunday(year, 3)) * _DAY + 3600
+    end = _day_number(_last_sunday(year, 10)) * _DAY + 3600
+    return start, end
+
+
+def utc_offset_hours(country: str, epoch: int) -> int:
+    """UTC offset of local time in ``country`` at ``epoch`` (EU summer-time rules)."""
+    base = STANDARD_OFFSET_H.get(country, 0)
+    year = datetime.fromtimestamp(epoch, UTC).year
+    start, end = _summer_time(year)
+    return base + 1 if start <= epoch < end else base
+
+
+@functools.lru_cache(maxsize=8)
+def _tz(hours: int) -> timezone:
+    return UTC if hours == 0 else timezone(timedelta(hours=hours))
+
+
+def _monthly_weight(monthly: Sequence[float], d: date) -> float:
+    """Monthly weights interpolated linearly between month midpoints (clamped at the ends)."""
+    x = d.month - 1 + (d.day - 0.5) / calendar.monthrange(d.year, d.month)[1] - 0.5
+    i = math.floor(x)
+    frac = x - i
+    lo = monthly[min(max(i, 0), 11)]
+    hi = monthly[min(max(i + 1, 0), 11)]
+    return lo + (hi - lo) * frac
+
+
+# --- geometry --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """A section's border line in a local plane (km), for points near the border."""
+
+    lon0: float
+    lat0: float
+    kx: float
+    ky: float
+    xy: tuple[tuple[float, float], ...]
+    cum: tuple[float, ...]
+
+    @classmethod
+    def of(cls, section: Section) -> _Line:
+        coords = section.geometry.coordinates
+        lon0 = sum(c[0] for c in coords) / len(coords)
+        lat0 = sum(c[1] for c in coords) / len(coords)
+        kx = 111.320 * math.cos(math.radians(lat0))
+        ky = 110.574
+        xy = tuple(((lon - lon0) * kx, (lat - lat0) * ky) for lon, lat in coords)
+        cum = [0.0]
+        for (x1, y1), (x2, y2) in itertools.pairwise(xy):
+            cum.append(cum[-1] + math.hypot(x2 - x1, y2 - y1))
+        return cls(lon0, lat0, kx, ky, xy, tuple(cum))
+
+    def point(self, frac: float, offset_km: float) -> tuple[float, float]:
+        """(lat, lon) at ``frac`` of the line's length, ``offset_km`` to its side."""
+        total = self.cum[-1]
+        along = min(max(frac, 0.0), 1.0) * total
+        i = min(max(bisect.bisect_right(self.cum, along) - 1, 0), len(self.xy) - 2)
+        (x1, y1), (x2, y2) = self.xy[i], self.xy[i + 1]
+        seg = self.cum[i + 1] - self.cum[i]
+        t = (along - self.cum[i]) / seg if seg > 0 else 0.0
+        x, y = x1 + t * (x2 - x1), y1 + t * (y2 - y1)
+        if seg > 0:
+            x += -(y2 - y1) / seg * offset_km
+            y += (x2 - x1) / seg * offset_km
+        return round(self.lat0 + y / self.ky, 5), round(self.lon0 + x / self.kx, 5)
+
+
+# --- planning --------------------------------------------------------------------------
+
+
+def _group_size(rng: random.Random, mean: float) -> int:
+    """Geometric group size on 1..MAX_GROUP with the given (untruncated) mean."""
+    if mean <= 1.0:
+        return 1
+    q = 1.0 - 1.0 / mean
+    return min(MAX_GROUP, 1 + int(math.log(1.0 - rng.random()) / math.log(q)))
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Stream events waiting for a time, per section index and scenario day."""
+
+    attempts: dict[int, dict[int, list[tuple[int, int]]]]
+    turn_backs: dict[int, dict[int, list[tuple[int, int]]]]
+
+
+class _Planner:
+    def __init__(self, scenario: Scenario, seed: int, reference: ReferenceData) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.sections: tuple[Section, ...] = tuple(reference.sections)
+        self.index: dict[str, int] = {s.id: i for i, s in enumerate(self.sections)}
+        self.lines = tuple(_Line.of(s) for s in self.sections)
+        self.first_day = _day_number(scenario.start)
+        self.ndays = scenario.days
+        rules = RuleSettings()
+        self.min_attempts = rules.surge_min_attempts
+        self.factor = rules.surge_baseline_factor
+        self.baseline_days = rules.baseline_days
+        self._cum_cache: dict[tuple[int, int], list[float]] = {}
+        self._check_references()
+
+    def _check_references(self) -> None:
+        for ep in self.scenario.indicators:
+            for sid in (ep.section_id, *ep.extra_section_ids):
+                if sid not in self.index:
+                    raise ValueError(f"indicator {ep.indicator_id}: unknown section {sid}")
+        for surge in self.scenario.surges:
+            if surge.section_id not in self.index:
+                raise ValueError(f"surge: unknown section {surge.section_id}")
+        for stream in self.scenario.streams:
+            if not self._stream_sections(stream):
+                raise ValueError(f"stream {stream.label}: no sections on that border")
+
+    def rng(self, *parts: object) -> random.Random:
+        key = "/".join(str(p) for p in (self.seed, self.scenario.name, *parts))
+        return random.Random(key)
+
+    def _stream_sections(self, stream: Stream) -> list[int]:
+        return [
+            i
+            for i, s in enumerate(self.sections)
+            if s.country == stream.country and s.neighbour == stream.neighbour
+        ]
+
+    # stream -> (section, day) buckets
+    def plan(self) -> _Plan:
+        plan = _Plan(defaultdict(lambda: defaultdict(list)), defaultdict(lambda: defaultdict(list)))
+        for n, stream in enumerate(self.scenario.streams):
+            rng = self.rng("stream", n)
+            items = self._stream_items(stream, rng)
+            if not items:
+                continue
+            day0 = _day_number(stream.start) - self.first_day
+            days = (stream.end - stream.start).days
+            cum: list[float] = []
+            acc = 0.0
+            for k in range(days):
+                d = stream.start + timedelta(days=k)
+                w = _monthly_weight(stream.monthly, d) * WEEKLY[d.weekday()]
+                acc += w * rng.lognormvariate(0.0, DAY_NOISE_SIGMA)
+                cum.append(acc)
+            day_of = rng.choices(range(days), cum_weights=cum, k=len(items))
+            secs = self._stream_sections(stream)
+            weights = [max(self.sections[i].expected_attempts_per_day, 0.05) for i in secs]
+            sec_of = rng.choices(secs, weights=weights, k=len(items))
+            target = plan.attempts if stream.event_type == "crossing_attempt" else plan.turn_backs
+            for item, d, s in zip(items, day_of, sec_of, strict=True):
+                target[s][day0 + d].append(item)
+        return plan
+
+    def _stream_items(self, stream: Stream, rng: random.Random) -> list[tuple[int, int]]:
+        """(persons, outcome or reason code) for every event of the stream, quota exact."""
+        sizes: list[int] = []
+        if stream.unit == "events":
+            sizes = [_group_size(rng, stream.mean_group) for _ in range(stream.quota)]
+        else:
+            left = stream.quota
+            while left > 0:
+                size = min(_group_size(rng, stream.mean_group), left)
+                sizes.append(size)
+                left -= size
+        if stream.event_type == "crossing_attempt":
+            names = [_OUTCOME_CODE[o] for o, _ in stream.outcomes]
+            codes = rng.choices(names, weights=[w for _, w in stream.outcomes], k=len(sizes))
+        else:
+            codes = rng.choices(
+                range(len(TURN_BACK_REASONS)), weights=TURN_BACK_REASON_WEIGHTS, k=len(sizes)
+            )
+        return list(zip(sizes, codes, strict=True))
+
+    # timing
+    def _hour_cum(self, country: str, day: int, shift: int) -> list[float]:
+        off = utc_offset_hours(country, day * _DAY + 12 * 3600)
+        key = (off, shift)
+        cum = self._cum_cache.get(key)
+        if cum is None:
+            acc = 0.0
+            cum = []
+            for h in range(24):
+                acc += DIURNAL[(h + off - shift) % 24]
+                cum.append(acc)
+            self._cum_cache[key] = cum
+        return cum
+
+    def _source(self, rng: random.Random, weights: Sequence[float]) -> int:
+        u = rng.random()
+        acc = 0.0
+        for i, w in enumerate(weights):
+            acc += w
+            if u < acc:
+                return i
+        return -1
+
+    def _location(
+        self, rng: random.Random, si: int, frac: float | None = None
+    ) -> tuple[float | None, float | None]:
+        if rng.random() < NO_LOCATION_SHARE:
+            return None, None
+        f = rng.random() if frac is None else frac + rng.gauss(0.0, 0.01)
+        offset = max(-2.0, min(2.0, rng.gauss(0.0, 0.6)))
+        return self.lines[si].point(f, offset)
+
+    def surge_records(self, surge: SurgeEpisode, n: int) -> list[Record]:
+        rng = self.rng("surge", n)
+        si = self.index[surge.section_id]
+        hotspot = rng.uniform(0.2, 0.8)
+        slot_s = surge.slot_minutes * 60
+        base = int(surge.start.timestamp())
+        names = [_OUTCOME_CODE[o] for o, _ in surge.outcomes]
+        weights = [w for _, w in surge.outcomes]
+        out: list[Record] = []
+        for slot, count in enumerate(surge.counts):
+            for _ in range(count):
+                epoch = base + slot * slot_s + rng.randrange(slot_s)
+                persons = _group_size(rng, surge.mean_group)
+                outcome = rng.choices(names, weights=weights)[0]
+                lat, lon = self._location(rng, si, hotspot)
+                src = self._source(rng, SURGE_SOURCE_WEIGHTS)
+                out.append(
+                    (epoch, rng.getrandbits(128), ATTEMPT, si, persons, outcome, lat, lon, src)
+                )
+        return out
+
+    def section_records(
+        self,
+        si: int,
+        attempts: Mapping[int, list[tuple[int, int]]],
+        turn_backs: Mapping[int, list[tuple[int, int]]],
+        surge_per_day: Mapping[int, int],
+    ) -> list[Record]:
+        section = self.sections[si]
+        rng = self.rng("section", section.id)
+        out: list[Record] = []
+        prior = section.expected_attempts_per_day
+        span_h = self.baseline_days * 24
+        window = prior * self.baseline_days
+        placed_per_day = [0] * self.ndays
+        carry: list[tuple[int, int]] = []
+        for d in range(self.ndays):
+            day = self.first_day + d
+            todays = carry + attempts.get(d, [])
+            baseline = window / span_h
+            threshold = max(float(self.min_attempts), self.factor * baseline)
+            cap = max(MIN_HOURLY_CAP, math.floor((CAP_MARGIN * threshold - 1) / 2))
+            if d == self.ndays - 1 and len(todays) > 24 * cap:
+                log.warning(
+                    "%s: %d attempts over capacity on the last day", section.id, len(todays)
+                )
+                cap = -(-len(todays) // 24)
+            carry = todays[24 * cap :]
+            todays = todays[: 24 * cap]
+            if todays:
+                self._place_attempts(rng, si, day, todays, cap, out)
+            placed_per_day[d] = len(todays) + surge_per_day.get(d, 0)
+            dropped = placed_per_day[d - self.baseline_days] if d >= self.baseline_days else prior
+            window += placed_per_day[d] - dropped
+            tb = turn_backs.get(d)
+            if tb:
+                self._place_turn_backs(rng, si, day, tb, out)
+        return out
+
+    def _place_attempts(
+        self,
+        rng: random.Random,
+        si: int,
+        day: int,
+        items: list[tuple[int, int]],
+        cap: int,
+        out: list[Record],
+    ) -> None:
+        cum = self._hour_cum(self.sections[si].country, day, 0)
+        hours = rng.choices(range(24), cum_weights=cum, k=len(items))
+        fill = [0] * 24
+        base = day * _DAY
+        for (persons, outcome), hour in zip(items, hours, strict=True):
+            h = hour
+            while fill[h] >= cap:
+                h = (h + 1) % 24
+            fill[h] += 1
+            epoch = base + h * 3600 + rng.randrange(3600)
+            lat, lon = self._location(rng, si)
+            src = self._source(rng, SOURCE_WEIGHTS)
+            out.append((epoch, rng.getrandbits(128), ATTEMPT, si, persons, outcome, lat, lon, src))
+
+    def _place_turn_backs(
+        self, rng: random.Random, si: int, day: int, items: list[tuple[int, int]], out: list[Record]
+    ) -> None:
+        # Turn-backs are reported about an hour after the attempts they follow.
+        cum = self._hour_cum(self.sections[si].country, day, 1)
+        hours = rng.choices(range(24), cum_weights=cum, k=len(items))
+        base = day * _DAY
+        for (persons, reason), h in zip(items, hours, strict=True):
+            epoch = base + h * 3600 + rng.randrange(3600)
+            out.append(
+                (epoch, rng.getrandbits(128), TURN_BACK, si, persons, reason, None, None, -1)
+            )
+
+    def indicator_records(self, ep: IndicatorEpisode, n: int) -> list[Record]:
+        rng = self.rng("indicator", ep.indicator_id)
+        si = self.index[ep.section_id]
+        base = int(ep.start.timestamp())
+        return [
+            (
+                base + int(u.after.total_seconds()),
+                rng.getrandbits(128),
+                INDICATOR,
+                si,
+                n,
+                k,
+                None,
+                None,
+                -1,
+            )
+            for k, u in enumerate(ep.updates)
+        ]
+
+    def records(self) -> list[Record]:
+        plan = self.plan()
+        surge_per_section: dict[int, Counter[int]] = defaultdict(Counter)
+        out: list[Record] = []
+        for n, surge in enumerate(self.scenario.surges):
+            recs = self.surge_records(surge, n)
+            for rec in recs:
+                surge_per_section[rec[3]][rec[0] // _DAY - self.first_day] += 1
+            out += recs
+        for si in range(len(self.sections)):
+            if si in plan.attempts or si in plan.turn_backs or si in surge_per_section:
+                out += self.section_records(
+                    si,
+                    plan.attempts.get(si, {}),
+                    plan.turn_backs.get(si, {}),
+                    surge_per_section.get(si, Counter()),
+                )
+        for n, ep in enumerate(self.scenario.indicators):
+            out += self.indicator_records(ep, n)
+        out.sort()
+        return out
+
+
+# --- materialisation -------------------------------------------------------------------
+
+
+class _Materialiser:
+    def __init__(self, scenario: Scenario, sections: Sequence[Section]) -> None:
+        self.scenario = scenario
+        self.sections = sections
+
+    def occurred(self, si: int, epoch: int) -> datetime:
+        if not self.scenario.local_time:
+            return datetime.fromtimestamp(epoch, UTC)
+        country = self.sections[si].country
+        return datetime.fromtimestamp(epoch, _tz(utc_offset_hours(country, epoch)))
+
+    def __call__(self, rec: Record) -> Event:
+        epoch, bits, kind, si, a, b, lat, lon, src = rec
+        section = self.sections[si]
+        occurred = self.occurred(si, epoch)
+        event: Event = {
+            "event_id": str(uuid.UUID(int=bits, version=4)),
+            "event_type": EVENT_TYPE_NAMES[kind],
+            "schema_version": 1,
+            "occurred_at": occurred.isoformat(),
+            "section_id": section.id,
+        }
+        if kind == ATTEMPT:
+            event["reporter"] = section.reporter
+            event["persons"] = a
+            event["outcome"] = OUTCOME_NAMES[b]
+            if lat is not None and lon is not None:
+                event["location"] = {"lat": lat, "lon": lon}
+            if src >= 0:
+                event["source"] = SOURCES[src]
+        elif kind == TURN_BACK:
+            event["reporter"] = section.reporter
+            event["persons"] = a
+            reason = TURN_BACK_REASONS[b]
+            if reason is not None:
+                event["reason"] = reason
+        else:
+            ep = self.scenario.indicators[a]
+            update = ep.updates[b]
+            event["reporter"] = ep.reporter
+            event["indicator_id"] = ep.indicator_id
+            event["category"] = ep.category
+            event["level"] = update.level
+            event["state"] = update.state
+            event["confidence"] = float(update.confidence)
+            if update.valid_for is not None:
+                event["valid_until"] = (occurred + update.valid_for).isoformat()
+            event["tlp"] = update.tlp
+            event["extra_section_ids"] = list(ep.extra_section_ids)
+        return event
+
+
+class GeneratedEvents(Iterator[Event]):
+    """The events of one run in event-time order; ``len()`` is the number of events in the run.
+
+    Events are built as they are iterated, so a run of 150k events does not hold 150k dicts.
+    """
+
+    def __init__(self, records: list[Record], materialise: _Materialiser) -> None:
+        self._records = records
+        self._materialise = materialise
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> GeneratedEvents:
+        return self
+
+    def __next__(self) -> Event:
+        if self._next >= len(self._records):
+            raise StopIteration
+        rec = self._records[self._next]
+        self._next += 1
+        return self._materialise(rec)
+
+    @property
+    def remaining(self) -> int:
+        return len(self._records) - self._next
+
+
+def _as_epoch(value: datetime | date | None) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, datetime.min.time())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return math.ceil(value.timestamp())
+
+
+@functools.lru_cache(maxsize=4)
+def _records(scenario: Scenario, seed: int) -> tuple[Record, ...]:
+    return tuple(_Planner(scenario, seed, load_reference()).records())
+
+
+def generate(
+    scenario: Scenario | str = DEFAULT_SCENARIO,
+    seed: int = DEFAULT_SEED,
+    start: datetime | date | None = None,
+    end: datetime | date | None = None,
+) -> GeneratedEvents:
+    """The scenario's events for ``seed``, sorted by ``occurred_at``, as JSON-ready dicts.
+
+    ``start``/``end`` restrict the run to ``[start, end)`` (dates mean 00:00 UTC, naive
+    datetimes are UTC). A restricted run yields exactly the events of the full run that
+    fall in the window, with the same ids. Planning a run is cached per (scenario, seed).
+    """
+    s = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    records = _records(s, seed)
+    lo, hi = _as_epoch(start), _as_epoch(end)
+    first = 0 if lo is None else bisect.bisect_left(records, lo, key=lambda r: r[0])
+    last = len(records) if hi is None else bisect.bisect_left(records, hi, key=lambda r: r[0])
+    log.debug("scenario %s seed %d: %d of %d events", s.name, seed, last - first, len(records))
+    return GeneratedEvents(list(records[first:last]), _Materialiser(s, load_reference().sections))
+
+
+# --- summaries -------------------------------------------------------------------------
+
+
+def _utc_day(occurred_at: str) -> date:
+    return datetime.fromisoformat(occurred_at).astimezone(UTC).date()
+
+
+def _measure(target: CalibrationTarget, event: Mapping[str, Any], day: date) -> int:
+    if event["event_type"] != target.event_type:
+        return 0
+    if not target.first_day <= day <= target.last_day:
+        return 0
+    country, neighbour, _ = str(event["section_id"]).split("-")
+    if country not in target.countries:
+        return 0
+    if target.neighbours is not None and neighbour not in target.neighbours:
+        return 0
+    if target.outcomes is not None and event.get("outcome") not in target.outcomes:
+        return 0
+    return int(event["persons"]) if target.measure == "persons" else 1
+
+
+def summarise(
+    events: Iterable[Mapping[str, Any]],
+    targets: Sequence[CalibrationTarget] | None = None,
+) -> dict[str, Any]:
+    """Counts per type, per country and per year, and the calibration figures.
+
+    ``targets`` defaults to the ``baltic-2024`` calibration; the result's ``calibration``
+    maps each target key to the generated value (events or persons, UTC days).
+    """
+    targets = calibration() if targets is None else targets
+    total = 0
+    by_type: Counter[str] = Counter()
+    by_country: dict[str, Counter[str]] = defaultdict(Counter)
+    by_year: dict[int, Counter[str]] = defaultdict(Counter)
+    figures = dict.fromkeys((t.key for t in targets), 0)
+    first: str | None = None
+    last: str | None = None
+    for event in events:
+        total += 1
+        kind = str(event["event_type"])
+        occurred = str(event["occurred_at"])
+        if first is None:
+            first = occurred
+        last = occurred
+        day = _utc_day(occurred)
+        country = str(event["section_id"])[:2]
+        by_type[kind] += 1
+        row = by_country[country]
+        row[kind] += 1
+        by_year[day.year][kind] += 1
+        if kind != "indicator":
+            row[f"{kind}_persons"] += int(event["persons"])
+            by_year[day.year][f"{kind}_persons"] += int(event["persons"])
+        for t in targets:
+            figures[t.key] += _measure(t, event, day)
+    return {
+        "events": total,
+        "first_occurred_at": first,
+        "last_occurred_at": last,
+        "by_type": dict(sorted(by_type.items())),
+        "by_country": {c: dict(sorted(v.items())) for c, v in sorted(by_country.items())},
+        "by_year": {y: dict(sorted(v.items())) for y, v in sorted(by_year.items())},
+        "calibration": figures,
+    }
+
+
+def check_calibration(
+    summary: Mapping[str, Any], targets: Sequence[CalibrationTarget] | None = None
+) -> list[dict[str, Any]]:
+    """One row per target: published figure, generated value, deviation and verdict."""
+    targets = calibration() if targets is None else targets
+    rows = []
+    for t in targets:
+        value = summary["calibration"].get(t.key, 0)
+        rows.append(
+            {
+                "key": t.key,
+                "description": t.description,
+                "published": t.published,
+                "at_least": t.at_least,
+                "generated": value,
+                "deviation": round(t.deviation(value), 4),
+                "tolerance": t.tolerance,
+                "ok": t.accepts(value),
+            }
+        )
+    return rows
