@@ -160,5 +160,32 @@ def up(
     sys.exit(code)
 
 
+@main.group()
+def history() -> None:
+    """Analyst access to the history (read-only), and the shared history gateway."""
+
+
+@history.command("serve")
+@click.option("--data-dir", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8124, show_default=True)
+def history_serve(data_dir: Path | None, host: str, port: int) -> None:
+    """Own the chDB history and serve it to several workers (DSN mwhistory://host:port)."""
+    from aiohttp import web
+
+    from marchwarden.history.gateway import create_gateway_app
+    from marchwarden.history.migrations import migrate as apply
+
+    settings = load_settings(data_dir=data_dir)
+    configure_logging(settings.log_level)
+    store = open_store(settings)
+    try:
+        apply(store)
+        log.info("history gateway on %s:%d serving %s", host, port, settings.history_dsn)
+        web.run_app(create_gateway_app(store), host=host, port=port, print=None)
+    finally:
+        store.close()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -57,9 +57,10 @@ def prepare(settings: Settings) -> Any:
     except BrokerUnavailable as exc:
         store.close()
         raise StartupError(str(exc)) from exc
-    except Exception:
+    except Exception as exc:
         store.close()
-        raise
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        raise StartupError(f"could not prepare the history schema or topics: {first}") from exc
     return store
 
 

@@ -77,11 +77,11 @@ class StockLedger:
 def allocate(
     ledger: StockLedger,
     alert_id: str,
-    section_id: str,
+    sections: str | list[str],
     level: Level,
     rules: RuleSettings,
 ) -> Recommendation:
-    """Reserve equipment for every artery serving the section, nearest parks first.
+    """Reserve equipment for every artery serving the sections, nearest parks first.
 
     Replaces whatever the alert held before (an escalation re-plans at the new level).
     At critical level each artery's requirement is multiplied (settings), since more
@@ -89,8 +89,10 @@ def allocate(
     """
     ledger.release(alert_id)
     factor = rules.critical_requirement_multiple if level == "critical" else 1.0
+    section_ids = [sections] if isinstance(sections, str) else list(sections)
+    arteries = {a.id: a for s in section_ids for a in ledger.reference.arteries_serving(s)}
     plans = []
-    for artery in ledger.reference.arteries_serving(section_id):
+    for artery in (arteries[k] for k in sorted(arteries)):
         required = counts_of(artery.blocking_requirement.scaled(factor))
         remaining = required
         draws = []
@@ -122,7 +124,7 @@ def allocate(
         )
     names = ", ".join(p.artery_id for p in plans)
     short = [p.artery_id for p in plans if counts_of(p.shortfall) != (0, 0, 0, 0)]
-    summary = f"Block {len(plans)} arteries toward {section_id} ({names})"
+    summary = f"Block {len(plans)} arteries toward {', '.join(section_ids)} ({names})"
     if short:
         summary += f"; stock short for {', '.join(short)}"
     return Recommendation(summary=summary, road_speed_kmh=rules.road_speed_kmh, arteries=plans)

@@ -50,6 +50,15 @@ class HistoryStore:
         return self.dsn.startswith("chdb:")
 
     def _connect(self) -> Any:
+        if self._client is None and self.dsn.startswith("mwhistory://"):
+            from marchwarden.history.gateway import GatewayClient
+
+            try:
+                self._client = GatewayClient(self.dsn)
+            except Exception as exc:
+                raise HistoryUnavailable(
+                    f"cannot reach the history gateway {self.dsn}: {exc}"
+                ) from exc
         if self._client is None:
             kwargs: dict[str, Any] = {"dsn": self.dsn}
             if not self.embedded:
@@ -104,6 +113,10 @@ class HistoryStore:
         return await loop.run_in_executor(
             self._executor, self._query, sql, parameters, readonly, None
         )
+
+    async def acommand(self, sql: str) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._command, sql, None)
 
     async def ainsert(
         self,

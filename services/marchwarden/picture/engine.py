@@ -28,6 +28,7 @@ from marchwarden.picture.baseline import Baseline, baseline_hourly
 from marchwarden.picture.indicators import (
     IndicatorState,
     apply_indicator,
+    effective_level,
     is_active,
     threat_level,
 )
@@ -181,8 +182,6 @@ class PictureEngine:
         if self.max_event_time is None or epoch > self.watermark():
             self.max_event_time = epoch
             self.wall_at_max = self.wall_clock()
-            if self.history_start is None:
-                self.history_start = epoch
 
     # ------------------------------------------------------------------ ingest
     def ingest(self, records: Iterable[Record], received_at: datetime | None = None) -> None:
@@ -214,6 +213,11 @@ class PictureEngine:
                 self.late += 1
             else:
                 self._advance(epoch)
+                if self.history_start is None or epoch < self.history_start:
+                    # The baseline counts observed hours from the earliest accepted event,
+                    # as a rebuild from history (min(occurred_at)) does.
+                    self.history_start = epoch
+                    self.baseline_cache.clear()
                 self.touched.add(section)
                 if isinstance(decoded, CrossingAttempt):
                     self.counters[section].add_attempt(epoch, decoded.persons, decoded.outcome)
@@ -426,7 +430,9 @@ class PictureEngine:
         triggering = [
             i
             for i in self.indicators.values()
-            if i.section_id == section and i.state == "lit" and i.level in EQUIPMENT_LEVELS
+            if i.section_id == section
+            and i.state == "lit"
+            and effective_level(i) in EQUIPMENT_LEVELS
         ]
         current = self.open_alerts.get(key)
         if key in self.latched:
@@ -438,7 +444,9 @@ class PictureEngine:
                 evidence = current.evidence.model_copy(update={"indicator_ids": []})
                 self._publish(lifecycle.resolve(current, now, evidence))
             return
-        level: Level = max((i.level for i in triggering), key=LEVEL_RANK.__getitem__)
+        level: Level = max((effective_level(i) for i in triggering), key=LEVEL_RANK.__getitem__)
+        # The plan covers the arteries of every section the indicators name.
+        covered = sorted({s for i in triggering for s in i.sections if s in self.country})
         evidence = AlertEvidence(
             indicator_ids=sorted(i.indicator_id for i in triggering),
             event_ids=[i.event_id for i in sorted(triggering, key=lambda i: i.indicator_id)],
@@ -446,10 +454,10 @@ class PictureEngine:
         if current is None:
             episode = self.episodes.get(key, 0) + 1
             alert_id = lifecycle.alert_id_for(MOVE_EQUIPMENT, section, episode)
-            plan = allocate(self.ledger, alert_id, section, level, self.rules)
+            plan = allocate(self.ledger, alert_id, covered, level, self.rules)
             self._raise(MOVE_EQUIPMENT, section, level, now, evidence, plan)
         elif LEVEL_RANK[level] > LEVEL_RANK[current.level]:
-            plan = allocate(self.ledger, current.alert_id, section, level, self.rules)
+            plan = allocate(self.ledger, current.alert_id, covered, level, self.rules)
             escalated = lifecycle.escalate(current, level, now, evidence, plan)
             if escalated is not None:
                 self._publish(escalated)

@@ -63,6 +63,12 @@ def is_active(indicator: IndicatorState, watermark: datetime) -> bool:
     )
 
 
+def effective_level(indicator: IndicatorState) -> Level:
+    """The indicator's level, one lower when confidence is below 0.5 (a doubtful report)."""
+    rank = LEVEL_RANK[indicator.level] - (1 if indicator.confidence < 0.5 else 0)
+    return LEVELS[max(0, rank)]
+
+
 def threat_level(
     lit: list[IndicatorState], surge_level: Level | None, surge_reason: str | None
 ) -> tuple[Level, list[str]]:
@@ -74,8 +80,7 @@ def threat_level(
     level_rank = 0
     reasons: list[str] = []
     for ind in sorted(lit, key=lambda i: (-LEVEL_RANK[i.level], i.indicator_id)):
-        rank = LEVEL_RANK[ind.level] - (1 if ind.confidence < 0.5 else 0)
-        level_rank = max(level_rank, rank)
+        level_rank = max(level_rank, LEVEL_RANK[effective_level(ind)])
         reasons.append(
             f"indicator {ind.indicator_id} ({ind.category}) lit at {ind.level}, "
             f"confidence {ind.confidence:.2f}"

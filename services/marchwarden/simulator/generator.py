@@ -273,8 +273,8 @@ class _Planner:
             weights = [max(self.sections[i].expected_attempts_per_day, 0.05) for i in secs]
             sec_of = rng.choices(secs, weights=weights, k=len(items))
             target = plan.attempts if stream.event_type == "crossing_attempt" else plan.turn_backs
-            for item, d, s in zip(items, day_of, sec_of, strict=True):
-                target[s][day0 + d].append(item)
+            for item, k, s in zip(items, day_of, sec_of, strict=True):
+                target[s][day0 + k].append(item)
         return plan
 
     def _stream_items(self, stream: Stream, rng: random.Random) -> list[tuple[int, int]]:
@@ -560,7 +560,7 @@ def _as_epoch(value: datetime | date | None) -> int | None:
     return math.ceil(value.timestamp())
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=2)
 def _records(scenario: Scenario, seed: int) -> tuple[Record, ...]:
     return tuple(_Planner(scenario, seed, load_reference()).records())
 

@@ -66,6 +66,8 @@ DEFAULT_OUTCOMES: tuple[tuple[Outcome, float], ...] = (
     ("unknown", 0.04),
 )
 """Most attempts on the Belarus border are prevented at the fence."""
+STOPPED_OUTCOMES: tuple[tuple[Outcome, float], ...] = (("prevented", 0.96), ("unknown", 0.04))
+"""Lithuanian attempts stopped at the border; people who got in are the irregular streams."""
 IRREGULAR_OUTCOMES: tuple[tuple[Outcome, float], ...] = (("detained", 0.92), ("crossed", 0.08))
 """People who got into the country: found and detained, or reported crossed and gone."""
 SURGE_OUTCOMES: tuple[tuple[Outcome, float], ...] = (
@@ -316,7 +318,10 @@ def _attempts(
     quota: int,
     monthly: tuple[float, ...] = SEASONAL,
 ) -> Stream:
-    return Stream(country, neighbour, "crossing_attempt", *period, quota, monthly=monthly)
+    outcomes = STOPPED_OUTCOMES if (country, neighbour) == ("LT", "BY") else DEFAULT_OUTCOMES
+    return Stream(
+        country, neighbour, "crossing_attempt", *period, quota, monthly=monthly, outcomes=outcomes
+    )
 
 
 def _turn_backs(

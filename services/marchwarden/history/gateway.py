@@ -1,0 +1,172 @@
+"""A history gateway: one process owns chDB and serves it to several workers over HTTP.
+
+chDB allows one process per data directory. Several workers on one machine (the 3-node
+Kafka test, or a multi-worker embedded deployment) share one history by pointing their
+ClickHouse DSN at `mwhistory://host:port`; production uses a ClickHouse server instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from marchwarden.history.store import HistoryStore, ReadOnlyViolation
+
+log = logging.getLogger(__name__)
+SCHEME = "mwhistory://"
+
+
+def encode_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, (bytes, bytearray)):
+        return {"$b": base64.b64encode(value).decode()}
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [encode_value(v) for v in value]
+    return value
+
+
+def decode_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "$dt" in value:
+            return datetime.fromisoformat(value["$dt"])
+        if "$b" in value:
+            return base64.b64decode(value["$b"])
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    return value
+
+
+class _Result:
+    def __init__(self, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        self.column_names = columns
+        self.result_rows = rows
+
+
+class GatewayClient:
+    """The subset of clickhouse-connect's client that HistoryStore uses, over the gateway."""
+
+    def __init__(self, dsn: str, timeout: float = 60.0) -> None:
+        self.base = "http://" + dsn.removeprefix(SCHEME).rstrip("/")
+        self.timeout = timeout
+        self._call("/ping", {})
+
+    def _call(self, path: str, body: dict[str, Any]) -> Any:
+        request = urllib.request.Request(
+            self.base + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            payload = exc.read()
+            try:
+                detail = json.loads(payload).get("error", str(exc))
+            except ValueError:
+                detail = f"{exc}: {payload[:200]!r}"
+            raise DatabaseError(detail) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise DatabaseError(f"history gateway {self.base} unreachable: {exc}") from None
+
+    def query(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: Any = None
+    ) -> _Result:
+        body = {"sql": sql, "parameters": encode_value_map(parameters), "settings": settings}
+        answer = self._call("/query", body)
+        rows = [tuple(decode_value(v) for v in row) for row in answer["rows"]]
+        return _Result(answer["columns"], rows)
+
+    def command(self, sql: str, settings: Any = None) -> Any:
+        return self._call("/command", {"sql": sql, "settings": settings})["result"]
+
+    def insert(
+        self,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        column_names: list[str],
+        settings: Any = None,
+    ) -> None:
+        body = {
+            "table": table,
+            "columns": column_names,
+            "rows": [encode_value(list(r)) for r in rows],
+            "settings": settings,
+        }
+        self._call("/insert", body)
+
+    def close(self) -> None:
+        return None
+
+
+def encode_value_map(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if values is None else {k: encode_value(v) for k, v in values.items()}
+
+
+def create_gateway_app(store: HistoryStore) -> web.Application:
+    """aiohttp app exposing one chDB store; every call runs on the store's thread."""
+
+    async def ping(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def query(request: web.Request) -> web.Response:
+        body = await request.json()
+        settings = dict(body.get("settings") or {})
+        readonly = bool(settings.pop("readonly", 0))
+        params = body.get("parameters")
+        params = {k: decode_value(v) for k, v in params.items()} if params else None
+        try:
+            columns, rows = await store.aquery(body["sql"], params, readonly=readonly)
+        except ReadOnlyViolation as exc:
+            return web.json_response(
+                {"error": f"Cannot execute query in readonly mode: {exc}"}, status=403
+            )
+        except Exception as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(
+            {"columns": columns, "rows": [encode_value(list(r)) for r in rows]}
+        )
+
+    async def command(request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            result = await store.acommand(body["sql"])
+        except Exception as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        plain = result if isinstance(result, (str, int, float, type(None))) else str(result)
+        return web.json_response({"result": plain})
+
+    async def insert(request: web.Request) -> web.Response:
+        body = await request.json()
+        rows = [decode_value(r) for r in body["rows"]]
+        token = (body.get("settings") or {}).get("insert_deduplication_token")
+        try:
+            await store.ainsert(body["table"], rows, body["columns"], dedup_token=token)
+        except Exception as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"inserted": len(rows)})
+
+    app = web.Application(client_max_size=256 * 1024 * 1024)
+    app.add_routes(
+        [
+            web.post("/ping", ping),
+            web.post("/query", query),
+            web.post("/command", command),
+            web.post("/insert", insert),
+        ]
+    )
+    return app

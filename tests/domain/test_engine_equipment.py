@@ -1,0 +1,168 @@
+"""PictureEngine: the move_equipment_to_arteries rule, driven by intelligence indicators."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+
+from marchwarden.alerts.equipment import counts_of
+from marchwarden.contracts.alerts import AlertState
+from tests.domain.factories import T0
+
+SECTION = "LT-BY-03"  # served by LT-A3 and LT-R-SVENCIONYS
+NEIGHBOUR = "LT-BY-04"  # shares LT-R-SVENCIONYS and its parks
+MIN = timedelta(minutes=1)
+ZERO = (0, 0, 0, 0)
+
+
+def reserved_of(harness) -> dict[str, tuple[int, ...]]:
+    return {p: a for p, a in harness.engine.ledger.reserved.items() if a != ZERO}
+
+
+def draws_of(*alerts: AlertState) -> dict[str, tuple[int, ...]]:
+    totals: dict[str, tuple[int, ...]] = defaultdict(lambda: ZERO)
+    for alert in alerts:
+        assert alert.recommendation is not None
+        for plan in alert.recommendation.arteries:
+            for draw in plan.draws:
+                amount = counts_of(draw.equipment)
+                totals[draw.park_id] = tuple(
+                    a + b for a, b in zip(totals[draw.park_id], amount, strict=True)
+                )
+    return dict(totals)
+
+
+@pytest.mark.parametrize("level", ["low", "medium"])
+def test_indicator_below_high_raises_nothing(harness, level: str) -> None:
+    harness.indicator(SECTION, T0, level=level, confidence=1.0)
+    assert harness.alerts() == []
+    assert reserved_of(harness) == {}
+
+
+def test_high_indicator_raises_a_plan_for_the_arteries_serving_the_section(
+    harness, reference
+) -> None:
+    doc = harness.indicator(SECTION, T0, level="high", indicator_id="ind-armour")
+
+    (alert,) = harness.alerts()
+
+    assert alert.alert_id == f"move_equipment_to_arteries.{SECTION}.1"
+    assert (alert.rule, alert.level, alert.status, alert.version) == (
+        "move_equipment_to_arteries",
+        "high",
+        "raised",
+        1,
+    )
+    assert alert.evidence.indicator_ids == ["ind-armour"]
+    assert alert.evidence.event_ids == [doc["event_id"]]
+    assert alert.recommendation is not None
+    assert [p.artery_id for p in alert.recommendation.arteries] == [
+        a.id for a in reference.arteries_serving(SECTION)
+    ]
+    assert reserved_of(harness) == draws_of(alert)
+
+
+def test_same_indicator_going_critical_escalates_and_replans(harness, reference) -> None:
+    harness.indicator(SECTION, T0, level="high", indicator_id="ind-armour")
+    (raised,) = harness.alerts()
+
+    harness.indicator(SECTION, T0 + 5 * MIN, level="critical", indicator_id="ind-armour")
+    (escalated,) = harness.alerts()
+
+    assert escalated.alert_id == raised.alert_id
+    assert (escalated.level, escalated.status, escalated.version) == ("critical", "escalated", 2)
+    assert escalated.recommendation is not None
+    for plan in escalated.recommendation.arteries:
+        requirement = reference.artery(plan.artery_id).blocking_requirement.as_tuple()
+        assert counts_of(plan.required) == tuple(2 * n for n in requirement)
+    # The escalation replaced the first plan's holding rather than adding to it.
+    assert reserved_of(harness) == draws_of(escalated)
+
+
+def test_lower_or_equal_update_does_not_escalate(harness) -> None:
+    harness.indicator(SECTION, T0, level="critical", indicator_id="ind-armour")
+    harness.alerts()
+    harness.indicator(SECTION, T0 + MIN, level="high", indicator_id="ind-armour")
+    harness.indicator(SECTION, T0 + 2 * MIN, level="high", indicator_id="ind-other")
+    assert harness.alerts() == []
+
+
+def test_cleared_indicator_resolves_the_alert_and_returns_the_stock(harness) -> None:
+    harness.indicator(SECTION, T0, level="high", indicator_id="ind-armour")
+    (raised,) = harness.alerts()
+    assert reserved_of(harness)
+
+    harness.indicator(SECTION, T0 + 10 * MIN, indicator_id="ind-armour", state="cleared")
+    (resolved,) = harness.alerts()
+
+    assert resolved.alert_id == raised.alert_id
+    assert (resolved.status, resolved.version) == ("resolved", 2)
+    assert resolved.evidence.indicator_ids == []
+    assert reserved_of(harness) == {}
+    assert harness.engine.ledger.by_alert == {}
+
+
+def test_a_stale_clear_does_not_resolve(harness) -> None:
+    harness.indicator(SECTION, T0, level="high", indicator_id="ind-armour")
+    harness.alerts()
+    harness.indicator(SECTION, T0 - MIN, indicator_id="ind-armour", state="cleared")
+    assert harness.alerts() == []
+    assert ("move_equipment_to_arteries", SECTION) in harness.engine.open_alerts
+
+
+def test_alert_resolves_when_the_indicator_expires(harness) -> None:
+    until = T0 + 30 * MIN
+    harness.indicator(
+        SECTION, T0, level="high", indicator_id="ind-armour", valid_until=until.isoformat()
+    )
+    harness.alerts()
+
+    harness.advance((29 * MIN).total_seconds())
+    assert harness.alerts(everything=True) == []
+
+    harness.advance(60)
+    (resolved,) = harness.alerts(everything=True)
+
+    assert resolved.status == "resolved"
+    assert harness.engine.indicators["ind-armour"].state == "expired"
+    assert reserved_of(harness) == {}
+    assert harness.section_picture(SECTION)["indicators"] == []
+
+
+def test_indicator_lit_again_after_resolution_opens_a_new_episode(harness) -> None:
+    harness.indicator(SECTION, T0, level="high", indicator_id="ind-armour")
+    harness.alerts()
+    harness.indicator(SECTION, T0 + MIN, indicator_id="ind-armour", state="cleared")
+    assert [a.status for a in harness.alerts()] == ["resolved"]
+    harness.indicator(SECTION, T0 + 2 * MIN, level="high", indicator_id="ind-armour")
+    (again,) = harness.alerts()
+    assert again.alert_id == f"move_equipment_to_arteries.{SECTION}.2"
+    assert again.status == "raised"
+
+
+def test_alerts_on_sections_sharing_parks_never_overdraw_the_stock(harness, reference) -> None:
+    for i, section in enumerate((SECTION, NEIGHBOUR, "LT-BY-02", "LT-BY-01")):
+        harness.indicator(section, T0 + i * MIN, level="critical")
+    alerts = harness.alerts()
+
+    assert sorted(a.section_id for a in alerts) == ["LT-BY-01", "LT-BY-02", SECTION, NEIGHBOUR]
+    assert reserved_of(harness) == draws_of(*alerts)
+    for park_id, reserved in harness.engine.ledger.reserved.items():
+        stock = reference.park(park_id).stock.as_tuple()
+        assert all(r <= s for r, s in zip(reserved, stock, strict=True)), park_id
+
+
+def test_operator_resolution_returns_the_stock_and_latches_the_rule(harness) -> None:
+    harness.indicator(SECTION, T0, level="high", indicator_id="ind-armour")
+    (raised,) = harness.alerts()
+
+    harness.command(raised.alert_id, "resolve", issued_at=T0 + MIN)
+    assert [a.status for a in harness.engine.drain().alerts] == ["resolved"]
+    assert reserved_of(harness) == {}
+
+    # Still lit: the rule stays quiet until the indicator clears once.
+    harness.indicator(SECTION, T0 + 2 * MIN, level="critical", indicator_id="ind-armour")
+    assert harness.alerts() == []
+    assert reserved_of(harness) == {}
