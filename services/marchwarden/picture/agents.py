@@ -142,10 +142,14 @@ class PictureWorker(Service):
                 log.exception("fetch failed; retrying")
                 await asyncio.sleep(0.5)
                 continue
-            if batch:
-                self.process(batch)
-                self.batches += 1
-            await self.publish(self.engine.drain())
+            # The lock keeps processing out of a rebuild: aiokafka runs the rebalance
+            # listener in its own task, and a batch applied to a half-rebuilt engine would
+            # miss the deduplication keys being loaded from history.
+            async with self.flush_lock:
+                if batch:
+                    self.process(batch)
+                    self.batches += 1
+                await self.publish(self.engine.drain())
             if self.sink.due():
                 await self.checkpoint()
 
@@ -218,11 +222,13 @@ class PictureWorker(Service):
         """Rules also run on a timer so quiet sections resolve surges and expire indicators."""
         if not self.ready.is_set():
             return
-        self.engine.evaluate(everything=True)
-        await self.publish(self.engine.drain())
+        async with self.flush_lock:
+            self.engine.evaluate(everything=True)
+            await self.publish(self.engine.drain())
 
     @Service.timer(60.0)
     async def _prune(self) -> None:
         started = time.perf_counter()
-        self.engine.prune()
+        async with self.flush_lock:
+            self.engine.prune()
         log.debug("pruned state in %.3f s", time.perf_counter() - started)

@@ -220,10 +220,20 @@ class PictureEngine:
                     self.baseline_cache.clear()
                 self.touched.add(section)
                 if isinstance(decoded, CrossingAttempt):
-                    self.counters[section].add_attempt(epoch, decoded.persons, decoded.outcome)
+                    counters = self.counters[section]
+                    counters.add_attempt(epoch, decoded.persons, decoded.outcome)
                     self.recent_attempts[section].append(event_id)
                     if epoch < (minute_of(watermark) // 60) * 3600:
                         self.baseline_cache.pop(section, None)
+                    # A busy section is evaluated at once, not only at the end of the batch:
+                    # a compressed replay packs days into one batch, and a surge inside it
+                    # would otherwise be gone from the last hour before the rules ran.
+                    end = int(epoch // 60) + 1
+                    if (
+                        section in self.owned
+                        and counters.attempts_in(end - 60, end) >= self.rules.surge_min_attempts
+                    ):
+                        self._evaluate_surge(section, self.watermark())
                 elif isinstance(decoded, TurnBack):
                     self.counters[section].add_turn_back(epoch, decoded.persons)
                 else:
@@ -236,6 +246,10 @@ class PictureEngine:
         if updated is not None:
             self.indicators[event.indicator_id] = updated
             self.touched.update(updated.sections)
+            # Evaluated per indicator update, so a lit-then-cleared pair in one batch still
+            # raises and resolves its alert.
+            if updated.section_id in self.owned:
+                self._evaluate_equipment(updated.section_id, self.watermark())
 
     def _history_row(
         self,

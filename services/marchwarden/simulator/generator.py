@@ -13,14 +13,16 @@ How events are placed:
    pattern x log-normal day noise) and over its sections (weighted by the reference
    ``expected_attempts_per_day``).
 2. Each section then walks its days in order and places the day's attempts into hours
-   following a diurnal curve in local time (most attempts 22:00-04:00), then a uniform
-   second. The number of attempts per clock hour is capped at
-   ``max(9, floor((0.85 x T - 1) / 2))`` where ``T = max(20, 3 x baseline)`` is the surge
-   threshold of the alert rule and the baseline is the section's mean hourly attempts over
-   the previous 28 days (the reference prior before the scenario starts). Any 60-minute
-   window spans at most two clock hours, so background traffic never reaches the surge
-   threshold: the scripted surge episodes are the only surges. Attempts over a day's
-   capacity move to the next day (this only happens in the autumn 2021 peak).
+   following a diurnal curve in local time (most attempts 22:00-04:00), then into one of
+   the hour's six 10-minute slots and a uniform second. The attempts per slot are capped
+   at ``max(2, floor((0.85 x T - 1) / 7))`` where ``T = max(20, 3 x baseline)`` is the
+   surge threshold of the alert rule and the baseline is the section's mean hourly
+   attempts over the previous 28 days (the reference prior before the scenario starts); a
+   full slot passes its attempt to the next slot with room. The rule's 60-minute window
+   (60 whole minutes) touches at most seven slots, so background traffic never reaches
+   the surge threshold: the scripted surge episodes are the only surges. Attempts over a
+   day's capacity move to the next day (only when a day brings more than about twice the
+   trailing mean, which the scenarios avoid).
 3. Surge episodes add their scripted attempts per 10-minute slot; indicator episodes add
    their updates at fixed times.
 
@@ -75,7 +77,10 @@ WEEKLY: Final[tuple[float, ...]] = (0.95, 0.9, 0.95, 1.0, 1.05, 1.1, 1.05)
 DAY_NOISE_SIGMA: Final = 0.25
 """Standard deviation of the log-normal day-to-day factor."""
 MAX_GROUP: Final = 15
-MIN_HOURLY_CAP: Final = 9
+SLOT_S: Final = 600
+"""Placement slot: 10 minutes; a 60-minute window touches at most 7 slots."""
+SLOTS_PER_WINDOW: Final = 7
+MIN_SLOT_CAP: Final = 2
 CAP_MARGIN: Final = 0.85
 
 STANDARD_OFFSET_H: Final[dict[str, int]] = {"LT": 2, "LV": 2, "EE": 2, "PL": 1}
@@ -365,19 +370,22 @@ class _Planner:
         window = prior * self.baseline_days
         placed_per_day = [0] * self.ndays
         carry: list[tuple[int, int]] = []
+        carried = 0
         for d in range(self.ndays):
             day = self.first_day + d
             todays = carry + attempts.get(d, [])
             baseline = window / span_h
             threshold = max(float(self.min_attempts), self.factor * baseline)
-            cap = max(MIN_HOURLY_CAP, math.floor((CAP_MARGIN * threshold - 1) / 2))
-            if d == self.ndays - 1 and len(todays) > 24 * cap:
+            cap = max(MIN_SLOT_CAP, math.floor((CAP_MARGIN * threshold - 1) / SLOTS_PER_WINDOW))
+            slots = _DAY // SLOT_S
+            if d == self.ndays - 1 and len(todays) > slots * cap:
                 log.warning(
                     "%s: %d attempts over capacity on the last day", section.id, len(todays)
                 )
-                cap = -(-len(todays) // 24)
-            carry = todays[24 * cap :]
-            todays = todays[: 24 * cap]
+                cap = -(-len(todays) // slots)
+            carry = todays[slots * cap :]
+            todays = todays[: slots * cap]
+            carried += len(carry)
             if todays:
                 self._place_attempts(rng, si, day, todays, cap, out)
             placed_per_day[d] = len(todays) + surge_per_day.get(d, 0)
@@ -386,6 +394,8 @@ class _Planner:
             tb = turn_backs.get(d)
             if tb:
                 self._place_turn_backs(rng, si, day, tb, out)
+        if carried:
+            log.debug("%s: %d attempt-days moved to a later day (slot cap)", section.id, carried)
         return out
 
     def _place_attempts(
@@ -399,14 +409,16 @@ class _Planner:
     ) -> None:
         cum = self._hour_cum(self.sections[si].country, day, 0)
         hours = rng.choices(range(24), cum_weights=cum, k=len(items))
-        fill = [0] * 24
+        per_hour = 3600 // SLOT_S
+        nslots = _DAY // SLOT_S
+        fill = [0] * nslots
         base = day * _DAY
         for (persons, outcome), hour in zip(items, hours, strict=True):
-            h = hour
-            while fill[h] >= cap:
-                h = (h + 1) % 24
-            fill[h] += 1
-            epoch = base + h * 3600 + rng.randrange(3600)
+            slot = hour * per_hour + rng.randrange(per_hour)
+            while fill[slot] >= cap:
+                slot = (slot + 1) % nslots
+            fill[slot] += 1
+            epoch = base + slot * SLOT_S + rng.randrange(SLOT_S)
             lat, lon = self._location(rng, si)
             src = self._source(rng, SOURCE_WEIGHTS)
             out.append((epoch, rng.getrandbits(128), ATTEMPT, si, persons, outcome, lat, lon, src))

@@ -1,0 +1,1 @@
+"""Tests of the scenario simulator (pure; no broker needed)."""
