@@ -187,5 +187,13 @@ def history_serve(data_dir: Path | None, host: str, port: int) -> None:
         store.close()
 
 
+def _register_commands() -> None:
+    from marchwarden.simulator.cli import simulate_command
+
+    main.add_command(simulate_command)
+
+
+_register_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

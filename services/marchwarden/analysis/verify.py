@@ -4,28 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from marchwarden.history.rebuild import MINUTE_BUCKETS_SQL, section_filter
+from marchwarden.history.rebuild import MINUTE_BUCKETS_SQL
 from marchwarden.history.store import HistoryStore
 from marchwarden.picture.engine import PictureEngine
 from marchwarden.picture.windows import COUNTERS, WINDOWS, window_bounds
 
 
 async def recompute_windows(
-    store: HistoryStore, watermark: float, sections: set[str]
+    store: HistoryStore, watermarks: dict[str, float]
 ) -> dict[str, dict[str, dict[str, int]]]:
-    """Per section and window, the counters recomputed from history at `watermark`."""
-    longest_start, end = window_bounds(watermark, max(WINDOWS.values()))
-    _, rows = await store.aquery(
-        MINUTE_BUCKETS_SQL.replace("{section_filter}", section_filter(sections)),
-        {"from_ms": longest_start * 60_000, "to_ms": end * 60_000},
-    )
+    """Per section and window, the counters recomputed from history at that section's watermark."""
+    longest = max(WINDOWS.values())
+    ranges = []
+    for section, watermark in sorted(watermarks.items()):
+        start, end = window_bounds(watermark, longest)
+        ranges.append(
+            f"(section_id = '{section}' AND occurred_at >= fromUnixTimestamp({start * 60})"
+            f" AND occurred_at < fromUnixTimestamp({end * 60}))"
+        )
     result: dict[str, dict[str, dict[str, int]]] = {
-        s: {w: dict.fromkeys(COUNTERS, 0) for w in WINDOWS} for s in sections
+        s: {w: dict.fromkeys(COUNTERS, 0) for w in WINDOWS} for s in watermarks
     }
+    if not ranges:
+        return result
+    _, rows = await store.aquery(
+        MINUTE_BUCKETS_SQL.replace("{section_filter}", "AND (" + " OR ".join(ranges) + ")"),
+        {"from_ms": 0, "to_ms": 10**13},
+    )
     for section, minute, *values in rows:
+        if section not in result:
+            continue
         for window, minutes in WINDOWS.items():
-            start, stop = window_bounds(watermark, minutes)
-            if start <= int(minute) < stop and section in result:
+            start, stop = window_bounds(watermarks[section], minutes)
+            if start <= int(minute) < stop:
                 totals = result[section][window]
                 for name, value in zip(COUNTERS, values, strict=True):
                     totals[name] += int(value)
@@ -34,9 +45,9 @@ async def recompute_windows(
 
 async def verify_against_history(engine: PictureEngine, store: HistoryStore) -> dict[str, Any]:
     """Differences between live counts and history; empty `differences` means verified."""
-    watermark = engine.watermark()
     picture = engine.picture()
-    recomputed = await recompute_windows(store, watermark, set(engine.owned))
+    watermarks = {s: entry["watermark_epoch"] for s, entry in picture["sections"].items()}
+    recomputed = await recompute_windows(store, watermarks)
     differences = []
     compared = 0
     for section, entry in picture["sections"].items():

@@ -51,40 +51,58 @@ async def rebuild_engine(
     engine.reset()
     if sections is not None:
         engine.owned = set(sections)
-    _, rows = await store.aquery(
-        "SELECT toUnixTimestamp64Milli(max(occurred_at)), toUnixTimestamp64Milli(min(occurred_at)),"
-        " count() FROM events WHERE late = 0"
+    flt = section_filter(sections)
+    _, streams = await store.aquery(
+        "SELECT topic, section_id, toUnixTimestamp64Milli(max(occurred_at)), "
+        f"toUnixTimestamp64Milli(min(occurred_at)), count() FROM events WHERE late = 0 {flt} "
+        "GROUP BY topic, section_id"
     )
-    max_ms, min_ms, total = rows[0]
+    total = sum(int(r[4]) for r in streams)
     if not total:
         await _restore_alerts(engine, store, sections)
         return {"events": 0, "seconds": time.perf_counter() - started}
-    wm = max_ms / 1000.0
-    engine.max_event_time = wm
-    engine.wall_at_max = engine.wall_clock()
-    engine.history_start = min_ms / 1000.0
-    keep_from = wm - engine.rules.allowed_lateness_s - LONGEST_WINDOW_MIN * 60 - 60
-    baseline_from = wm - (engine.rules.baseline_days + 1) * 86400
-    flt = section_filter(sections)
-    params = {"from_ms": int(keep_from * 1000), "to_ms": int(wm * 1000) + 1}
-    _, buckets = await store.aquery(MINUTE_BUCKETS_SQL.replace("{section_filter}", flt), params)
+    now = engine.wall_clock()
+    for topic, section, max_ms, min_ms, _ in streams:
+        if section not in engine.counters:
+            continue
+        latest = max_ms / 1000.0
+        engine.stream_max[(topic, section)] = latest
+        engine.stream_wall[(topic, section)] = now
+        if latest > engine.section_max.get(section, float("-inf")):
+            engine.section_max[section] = latest
+            engine.section_wall[section] = now
+        first = min_ms / 1000.0
+        if engine.history_start is None or first < engine.history_start:
+            engine.history_start = first
+    # Each section needs its own reach: 7 d windows plus lateness, and 28 d for the baseline.
+    reach = engine.rules.allowed_lateness_s + LONGEST_WINDOW_MIN * 60 + 60
+    base_reach = (engine.rules.baseline_days + 1) * 86400
+    minute_ranges = " OR ".join(
+        f"(section_id = '{sec}' AND occurred_at >= fromUnixTimestamp({int(wm - reach)}))"
+        for sec, wm in engine.section_max.items()
+    )
+    hour_ranges = " OR ".join(
+        f"(section_id = '{sec}' AND occurred_at >= fromUnixTimestamp({int(wm - base_reach)}))"
+        for sec, wm in engine.section_max.items()
+    )
+    _, buckets = await store.aquery(
+        MINUTE_BUCKETS_SQL.replace("{section_filter}", f"AND ({minute_ranges})"),
+        {"from_ms": 0, "to_ms": 10**13},
+    )
     for section, minute, *values in buckets:
         if section in engine.counters:
             engine.counters[section].add_bucket(int(minute), [int(v) for v in values])
     _, hourly = await store.aquery(
         "SELECT section_id, intDiv(toUnixTimestamp(occurred_at), 3600) AS h, count() "
         "FROM events FINAL WHERE late = 0 AND event_type = 'crossing_attempt' "
-        "AND occurred_at >= fromUnixTimestamp64Milli({from_ms:Int64}) "
-        f"{flt} GROUP BY section_id, h",
-        {"from_ms": int(baseline_from * 1000)},
+        f"AND ({hour_ranges}) GROUP BY section_id, h"
     )
     for section, hour, count in hourly:
         if section in engine.counters:
             engine.counters[section].hourly_attempts[int(hour)] = int(count)
     _, ids = await store.aquery(
         "SELECT lower(toString(event_id)), intDiv(toUnixTimestamp(occurred_at), 60) FROM events "
-        f"WHERE occurred_at >= fromUnixTimestamp64Milli({{from_ms:Int64}}) {flt}",
-        {"from_ms": int(keep_from * 1000)},
+        f"WHERE {minute_ranges}"
     )
     engine.seen = {str(event_id): int(minute) for event_id, minute in ids}
     _, indicators = await store.aquery(

@@ -144,8 +144,14 @@ class PictureEngine:
 
     def reset(self) -> None:
         """Forget everything (before a rebuild from history)."""
-        self.max_event_time: float | None = None
-        self.wall_at_max = self.wall_clock()
+        # Event time is tracked per section (for windows and rules) and per stream, i.e.
+        # topic x section (for lateness). A section's events share one partition of each
+        # topic, so they arrive in order; a global watermark would mark the events of a
+        # slower partition late whenever another partition runs ahead (compressed replay).
+        self.section_max: dict[str, float] = {}
+        self.section_wall: dict[str, float] = {}
+        self.stream_max: dict[tuple[str, str], float] = {}
+        self.stream_wall: dict[tuple[str, str], float] = {}
         self.history_start: float | None = None
         self.counters: dict[str, SectionCounters] = {s: SectionCounters() for s in self.country}
         self.seen: dict[str, int] = {}
@@ -168,20 +174,40 @@ class PictureEngine:
         self.rejected = 0
 
     # ------------------------------------------------------------------ time
-    def watermark(self) -> float:
-        """Event-time 'now': the latest event time seen, advanced by the wall time since.
+    def watermark(self, section: str | None = None) -> float:
+        """Event-time 'now' of a section: its latest event time, advanced by the wall time since.
 
         Advancing with the wall clock lets a section that goes quiet still resolve its
         surge and expire its indicators; in a compressed replay the advance is negligible.
+        Without a section: the latest of all sections (for display).
         """
-        if self.max_event_time is None:
-            return self.wall_clock()
-        return self.max_event_time + max(0.0, self.wall_clock() - self.wall_at_max)
+        now = self.wall_clock()
+        if section is None:
+            marks = [self.watermark(s) for s in self.section_max]
+            return max(marks) if marks else now
+        latest = self.section_max.get(section)
+        if latest is None:
+            marks = [self.watermark(s) for s in self.section_max]
+            return max(marks) if marks else now
+        return latest + max(0.0, now - self.section_wall[section])
 
-    def _advance(self, epoch: float) -> None:
-        if self.max_event_time is None or epoch > self.watermark():
-            self.max_event_time = epoch
-            self.wall_at_max = self.wall_clock()
+    def _stream_watermark(self, stream: tuple[str, str]) -> float | None:
+        latest = self.stream_max.get(stream)
+        if latest is None:
+            return None
+        return latest + max(0.0, self.wall_clock() - self.stream_wall[stream])
+
+    def _advance(self, stream: tuple[str, str], epoch: float) -> None:
+        now = self.wall_clock()
+        mark = self._stream_watermark(stream)
+        if mark is None or epoch > mark:
+            self.stream_max[stream] = epoch
+            self.stream_wall[stream] = now
+        section = stream[1]
+        latest = self.section_max.get(section)
+        if latest is None or epoch > latest + max(0.0, now - self.section_wall[section]):
+            self.section_max[section] = epoch
+            self.section_wall[section] = now
 
     # ------------------------------------------------------------------ ingest
     def ingest(self, records: Iterable[Record], received_at: datetime | None = None) -> None:
@@ -206,13 +232,18 @@ class PictureEngine:
                 )
                 continue
             self.seen[event_id] = int(epoch // 60)
-            watermark = self.watermark() if self.max_event_time is not None else epoch
-            late = epoch < watermark - self.rules.allowed_lateness_s
             section = decoded.section_id
+            stream = (record.topic, section)
+            stream_mark = self._stream_watermark(stream)
+            if stream_mark is None and section in self.section_max:
+                # A stream's first report is judged against its section's other streams.
+                stream_mark = self.watermark(section)
+            late = stream_mark is not None and epoch < stream_mark - self.rules.allowed_lateness_s
             if late:
                 self.late += 1
             else:
-                self._advance(epoch)
+                self._advance(stream, epoch)
+                watermark = self.watermark(section)
                 if self.history_start is None or epoch < self.history_start:
                     # The baseline counts observed hours from the earliest accepted event,
                     # as a rebuild from history (min(occurred_at)) does.
@@ -233,7 +264,7 @@ class PictureEngine:
                         section in self.owned
                         and counters.attempts_in(end - 60, end) >= self.rules.surge_min_attempts
                     ):
-                        self._evaluate_surge(section, self.watermark())
+                        self._evaluate_surge(section, watermark)
                 elif isinstance(decoded, TurnBack):
                     self.counters[section].add_turn_back(epoch, decoded.persons)
                 else:
@@ -249,7 +280,7 @@ class PictureEngine:
             # Evaluated per indicator update, so a lit-then-cleared pair in one batch still
             # raises and resolves its alert.
             if updated.section_id in self.owned:
-                self._evaluate_equipment(updated.section_id, self.watermark())
+                self._evaluate_equipment(updated.section_id, self.watermark(updated.section_id))
 
     def _history_row(
         self,
@@ -350,8 +381,8 @@ class PictureEngine:
         self.touched = set()
         if not sections:
             return
-        watermark = self.watermark()
         for section in sorted(sections):
+            watermark = self.watermark(section)
             self._evaluate_surge(section, watermark)
             self._evaluate_equipment(section, watermark)
 
@@ -510,12 +541,15 @@ class PictureEngine:
     # ------------------------------------------------------------------ upkeep
     def prune(self) -> None:
         """Drop buckets and dedup keys that no window, baseline or lateness can reach."""
-        watermark = self.watermark()
-        keep_minute = minute_of(watermark - self.rules.allowed_lateness_s) - LONGEST_WINDOW_MIN
-        keep_hour = minute_of(watermark) // 60 - self.rules.baseline_days * 24 - 1
-        for counters in self.counters.values():
+        oldest_keep = None
+        for section, counters in self.counters.items():
+            watermark = self.watermark(section)
+            keep_minute = minute_of(watermark - self.rules.allowed_lateness_s) - LONGEST_WINDOW_MIN
+            keep_hour = minute_of(watermark) // 60 - self.rules.baseline_days * 24 - 1
             counters.prune(keep_minute, keep_hour)
-        self.seen = {k: m for k, m in self.seen.items() if m >= keep_minute}
+            oldest_keep = keep_minute if oldest_keep is None else min(oldest_keep, keep_minute)
+        if oldest_keep is not None:
+            self.seen = {k: m for k, m in self.seen.items() if m >= oldest_keep}
 
     def drain(self) -> Outputs:
         out, self.outputs = self.outputs, Outputs()
@@ -523,10 +557,10 @@ class PictureEngine:
 
     # ------------------------------------------------------------------ views
     def picture(self, sections: Iterable[str] | None = None) -> dict[str, Any]:
-        """The situational picture per section, at the current watermark."""
-        watermark = self.watermark()
+        """The situational picture per section, each at its own event-time watermark."""
         result = {}
         for section in sorted(sections or self.owned):
+            watermark = self.watermark(section)
             attempts, base, threshold = self.surge_state(section, watermark)
             lit = self.active_indicators(section, watermark)
             surge = self.open_alerts.get((SURGE, section))
@@ -540,6 +574,8 @@ class PictureEngine:
             result[section] = {
                 "section_id": section,
                 "name": self.reference.section(section).name,
+                "watermark": _utc(watermark).isoformat(),
+                "watermark_epoch": watermark,
                 "counts": windowed_counts(self.counters[section], watermark),
                 "baseline": {
                     "hourly_mean": round(base.hourly_mean, 4),
@@ -559,9 +595,10 @@ class PictureEngine:
                     if s == section
                 ],
             }
+        latest = self.watermark()
         return {
-            "watermark": _utc(watermark).isoformat(),
-            "watermark_epoch": watermark,
+            "watermark": _utc(latest).isoformat(),
+            "watermark_epoch": latest,
             "sections": result,
             "stats": {
                 "accepted": self.accepted,
