@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     group_heartbeat_interval_s: float | None = Field(None, gt=0)
     ingest_max_records: int = Field(5000, ge=1)
     ingest_poll_ms: int = Field(20, ge=1)
+    # Event-time alignment of input partitions during backlog (see picture/alignment.py).
+    align_slack_s: float = Field(600.0, ge=0)
+    align_max_wait_s: float = Field(5.0, gt=0)
     sink_max_rows: int = Field(20000, ge=1)
     sink_max_interval_s: float = Field(0.5, gt=0)
     max_message_bytes: int = Field(64 * 1024, ge=1)

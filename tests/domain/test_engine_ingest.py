@@ -124,7 +124,7 @@ def test_event_older_than_the_lateness_goes_to_history_flagged_late_and_is_not_c
 
 
 def test_late_indicator_does_not_change_the_indicator_state(harness) -> None:
-    harness.send(attempt(T0))
+    harness.indicator(SECTION, T0, indicator_id="ind-now", level="low")
     harness.indicator(SECTION, T0 - 25 * HOUR, indicator_id="ind-old", level="critical")
     assert "ind-old" not in harness.engine.indicators
     assert harness.alerts() == []
@@ -214,3 +214,12 @@ def test_bad_records_do_not_stop_the_rest_of_the_batch(harness) -> None:
     assert [row[0] for row in out.events] == [d["event_id"] for d in good]
     assert [d.kind for d in out.dead_letters] == ["not_json", "empty"]
     assert counts(harness, "1h")["attempts"] == 3
+
+
+def test_lateness_is_judged_per_stream(harness) -> None:
+    """Crossings running ahead do not make the section's turn-back reports late."""
+    harness.send(attempt(T0))
+    harness.send(event_doc("turn_back", SECTION, T0 - 30 * HOUR))  # the turn-back stream's first
+    assert harness.engine.late == 0
+    harness.send(event_doc("turn_back", SECTION, T0 - 56 * HOUR))  # 26 h behind its stream
+    assert harness.engine.late == 1

@@ -24,6 +24,7 @@ from mode import Service
 from marchwarden.history.rebuild import rebuild_engine
 from marchwarden.history.sink import HistorySink
 from marchwarden.history.store import HistoryStore
+from marchwarden.picture.alignment import EventTimeAligner
 from marchwarden.picture.engine import Outputs, PictureEngine, Record
 from marchwarden.settings import Settings
 
@@ -76,6 +77,10 @@ class PictureWorker(Service):
         self.assigned: set[TopicPartition] = set()
         self.last_rebuild: dict[str, Any] = {}
         self.batches = 0
+        self.aligner = EventTimeAligner(settings.align_slack_s)
+        self.next_offset: dict[TopicPartition, int] = {}
+        self.paused: set[TopicPartition] = set()
+        self.last_delivery = time.monotonic()
 
     # ------------------------------------------------------------------ lifecycle
     async def on_start(self) -> None:
@@ -115,6 +120,9 @@ class PictureWorker(Service):
     async def take_ownership(self, assigned: list[TopicPartition]) -> None:
         """Own the sections of the assigned partitions and rebuild their state from history."""
         self.assigned = set(assigned)
+        self.aligner = EventTimeAligner(self.settings.align_slack_s)
+        self.next_offset = {}
+        self.paused = set()
         partitions = {tp.partition for tp in assigned if tp.topic == self.topics.crossings}
         count = self.settings.partitions
         if self.consumer is not None:
@@ -149,7 +157,9 @@ class PictureWorker(Service):
                 if batch:
                     self.process(batch)
                     self.batches += 1
+                    self.last_delivery = time.monotonic()
                 await self.publish(self.engine.drain())
+            await self.align()
             if self.sink.due():
                 await self.checkpoint()
 
@@ -163,9 +173,45 @@ class PictureWorker(Service):
                 for record in records:
                     self.engine.apply_command_record(record)
             else:
-                self.engine.ingest(records)
+                self.aligner.advanced(tp, self.engine.ingest(records))
             self.pending_offsets[tp] = messages[-1].offset + 1
+            self.next_offset[tp] = messages[-1].offset + 1
         self.engine.evaluate()
+
+    async def align(self) -> None:
+        """Pause input partitions that run ahead in event time (see picture.alignment)."""
+        consumer = self.consumer
+        if consumer is None or not self.assigned:
+            return
+        inputs = [tp for tp in self.assigned if tp.topic != self.topics.routed_commands]
+        pending = []
+        for tp in inputs:
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                if tp not in self.next_offset:
+                    pending.append(tp)
+                continue
+            position = self.next_offset.get(tp)
+            if position is None:
+                try:
+                    position = await consumer.position(tp)
+                except Exception:  # the partition moved in a rebalance
+                    continue
+            if position < highwater:
+                pending.append(tp)
+        wanted = self.aligner.to_pause(pending, inputs)
+        # Never stall: if paused partitions wait on one that delivers nothing (its leader
+        # is down, say), give up on alignment after a few seconds, as Kafka Streams does.
+        if wanted and time.monotonic() - self.last_delivery > self.settings.align_max_wait_s:
+            wanted = set()
+        if wanted != self.paused:
+            resume = self.paused - wanted
+            pause = wanted - self.paused
+            if resume:
+                consumer.resume(*resume)
+            if pause:
+                consumer.pause(*pause)
+            self.paused = wanted
 
     async def publish(self, outputs: Outputs) -> None:
         """Send alert states and dead letters to their topics, and queue them for history."""

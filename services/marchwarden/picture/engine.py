@@ -119,7 +119,7 @@ class Outputs:
 
 
 def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
+    return datetime.fromtimestamp(round(epoch, 3), UTC)
 
 
 class PictureEngine:
@@ -160,6 +160,7 @@ class PictureEngine:
         self.alerts_by_id: dict[str, AlertState] = {}
         self.episodes: dict[tuple[str, str], int] = {}
         self.below_since: dict[str, float] = {}
+        self.last_above: dict[str, int] = {}
         self.latched: set[tuple[str, str]] = set()
         self.recent_attempts: dict[str, deque[str]] = {
             s: deque(maxlen=EVIDENCE_EVENT_IDS) for s in self.country
@@ -210,9 +211,12 @@ class PictureEngine:
             self.section_wall[section] = now
 
     # ------------------------------------------------------------------ ingest
-    def ingest(self, records: Iterable[Record], received_at: datetime | None = None) -> None:
-        """Apply a batch of raw records from the ingest topics."""
+    def ingest(
+        self, records: Iterable[Record], received_at: datetime | None = None
+    ) -> float | None:
+        """Apply a batch of raw records; returns the latest event time among them, if any."""
         received = received_at or _utc(self.wall_clock())
+        head: float | None = None
         for record in records:
             decoded = decode_event(record.value, self.max_bytes)
             if isinstance(decoded, Rejection):
@@ -232,12 +236,14 @@ class PictureEngine:
                 )
                 continue
             self.seen[event_id] = int(epoch // 60)
+            if head is None or epoch > head:
+                head = epoch
             section = decoded.section_id
             stream = (record.topic, section)
+            # Lateness is judged per stream (topic x section) against the latest event time
+            # seen on that stream: those events share a partition and arrive in order, so a
+            # partition that another one outruns is never mistaken for late reports.
             stream_mark = self._stream_watermark(stream)
-            if stream_mark is None and section in self.section_max:
-                # A stream's first report is judged against its section's other streams.
-                stream_mark = self.watermark(section)
             late = stream_mark is not None and epoch < stream_mark - self.rules.allowed_lateness_s
             if late:
                 self.late += 1
@@ -271,6 +277,7 @@ class PictureEngine:
                     self._apply_indicator(decoded)
             self.accepted += 1
             self.outputs.events.append(self._history_row(decoded, record, late, received))
+        return head
 
     def _apply_indicator(self, event: Indicator) -> None:
         updated = apply_indicator(self.indicators.get(event.indicator_id), event)
@@ -409,6 +416,8 @@ class PictureEngine:
 
     def _evaluate_surge(self, section: str, watermark: float) -> None:
         attempts, base, threshold = self.surge_state(section, watermark)
+        if attempts >= threshold:
+            self.last_above[section] = minute_of(watermark) + 1
         key = (SURGE, section)
         current = self.open_alerts.get(key)
         if key in self.latched:
@@ -445,7 +454,10 @@ class PictureEngine:
             if escalated is not None:
                 self._publish(escalated)
         elif decision.action == "resolve" and current is not None:
-            self._publish(lifecycle.resolve(current, at, evidence))
+            # Stamped when the cool-down completed, even if the rule runs later (a quiet
+            # section is only evaluated when its next report arrives or on the timer).
+            done = watermark if below_since is None else below_since + self.rules.surge_cooldown_s
+            self._publish(lifecycle.resolve(current, _utc(min(watermark, done)), evidence))
 
     def _dropped_below_at(self, section: str, threshold: float, watermark: float) -> float:
         """Event time at which the hourly count last fell below the threshold.
@@ -459,6 +471,12 @@ class PictureEngine:
         for e in range(end - 1, end - 1 - horizon, -1):
             if counters.attempts_in(e - 60, e) >= threshold:
                 return float(e * 60)
+        # Long quiet: the drop came within an hour after the last window seen above it.
+        last = self.last_above.get(section)
+        if last is not None:
+            for e in range(min(last + 61, end - 1), last - 1, -1):
+                if counters.attempts_in(e - 60, e) >= threshold:
+                    return float(e * 60)
         return watermark - self.rules.surge_cooldown_s - 60.0
 
     def active_indicators(self, section: str, watermark: float) -> list[IndicatorState]:
