@@ -137,7 +137,7 @@ async def test_two_workers_survive_worker_and_broker_failures(
     )
     first, second, third = events[:1000], events[1000:2000], events[2000:]
 
-    await produce_events(a, first + [indicator])
+    await produce_events(a, [*first, indicator])
     await await_until(
         lambda: a.get("/health")["accepted"] + b.get("/health")["accepted"] >= 500, 60, "processing"
     )

@@ -505,7 +505,7 @@ class PictureEngine:
         if not triggering:
             if current is not None:
                 evidence = current.evidence.model_copy(update={"indicator_ids": []})
-                self._publish(lifecycle.resolve(current, now, evidence))
+                self._publish(lifecycle.resolve(current, self._ended_at(current, now), evidence))
             return
         level: Level = max((effective_level(i) for i in triggering), key=LEVEL_RANK.__getitem__)
         # The plan covers the arteries of every section the indicators name.
@@ -524,6 +524,19 @@ class PictureEngine:
             escalated = lifecycle.escalate(current, level, now, evidence, plan)
             if escalated is not None:
                 self._publish(escalated)
+
+    def _ended_at(self, alert: AlertState, now: datetime) -> datetime:
+        """When the last of the alert's indicators was cleared or expired (event time)."""
+        ends = []
+        for indicator_id in alert.evidence.indicator_ids:
+            ind = self.indicators.get(indicator_id)
+            if ind is None:
+                continue
+            if ind.state == "expired" and ind.valid_until is not None:
+                ends.append(ind.valid_until)
+            elif ind.state == "cleared":
+                ends.append(ind.updated_at)
+        return min(now, max(ends)).astimezone(UTC) if ends else now
 
     def _raise(
         self,
