@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -187,10 +188,167 @@ def history_serve(data_dir: Path | None, host: str, port: int) -> None:
         store.close()
 
 
+FORMATS = click.Choice(["table", "csv", "json"])
+
+
+@history.command("sql")
+@click.argument("query")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--url", help="A worker's web address (default: this machine's configured port).")
+@click.option("--data-dir", type=click.Path(path_type=Path))
+@click.option("--clickhouse", "clickhouse_dsn", help="Query this ClickHouse directly.")
+def history_sql(
+    query: str, fmt: str, url: str | None, data_dir: Path | None, clickhouse_dsn: str | None
+) -> None:
+    """Run a read-only SQL query over the history (ClickHouse readonly=1 enforces it)."""
+    from marchwarden.analysis.access import HistoryAccessError, run_sql
+    from marchwarden.analysis.output import render
+
+    settings = load_settings(data_dir=data_dir, clickhouse_dsn=clickhouse_dsn)
+    try:
+        answer = run_sql(settings, query, url)
+    except HistoryAccessError as exc:
+        raise UserError(str(exc)) from exc
+    click.echo(render(answer.columns, answer.rows, fmt))
+    console.print(f"[dim]{len(answer.rows)} row(s) via {answer.via}[/]", highlight=False)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["totals", "yoy", "alerts"]))
+@click.option(
+    "--metric",
+    type=click.Choice(["attempts", "turn-backs"]),
+    default="attempts",
+    show_default=True,
+)
+@click.option(
+    "--by", type=click.Choice(["country", "section"]), default="country", show_default=True
+)
+@click.option("--from", "start", required=True, help="First day, YYYY-MM-DD.")
+@click.option("--to", "end", required=True, help="Last day (inclusive), YYYY-MM-DD.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--url", help="A worker's web address.")
+@click.option("--data-dir", type=click.Path(path_type=Path))
+def report(
+    kind: str,
+    metric: str,
+    by: str,
+    start: str,
+    end: str,
+    fmt: str,
+    url: str | None,
+    data_dir: Path | None,
+) -> None:
+    """Canned reports: totals per country/section, year over year, alerts with evidence."""
+    from datetime import date
+
+    from marchwarden.analysis.access import HistoryAccessError, run_report
+    from marchwarden.analysis.output import render
+
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError as exc:
+        raise UserError(f"dates must look like 2024-07-26: {exc}") from exc
+    if last < first:
+        raise UserError("--to is before --from")
+    settings = load_settings(data_dir=data_dir)
+    request = {
+        "kind": kind,
+        "metric": metric.replace("-", "_"),
+        "by": by,
+        "start": first.isoformat(),
+        "end": last.isoformat(),
+    }
+    try:
+        answer = run_report(settings, request, url)
+    except HistoryAccessError as exc:
+        raise UserError(str(exc)) from exc
+    click.echo(render(answer.columns, answer.rows, fmt, title=answer.title))
+    console.print(f"[dim]{len(answer.rows)} row(s) via {answer.via}[/]", highlight=False)
+
+
+@main.command()
+@click.option("--url", help="The worker's web address.")
+@click.option("--data-dir", type=click.Path(path_type=Path))
+def replay(url: str | None, data_dir: Path | None) -> None:
+    """Rebuild the live tables from ClickHouse history (aggregated inside ClickHouse)."""
+    from marchwarden.analysis.access import call_worker, worker_url
+
+    settings = load_settings(data_dir=data_dir)
+    base = worker_url(settings, url)
+    answer = call_worker(base, "POST", "/admin/replay")
+    if answer is None:
+        if url is not None:
+            raise UserError(f"no Marchwarden worker answers at {base}")
+        result = _offline_replay(settings)
+        click.echo(
+            f"rebuilt the picture offline from {result['events']:,} events in "
+            f"{result['seconds']:.2f} s (no worker is running; `marchwarden up` rebuilds at start)"
+        )
+        return
+    status, body = answer
+    if status != 200:
+        raise UserError(f"replay failed: {body}")
+    click.echo(
+        f"worker at {base} rebuilt its live tables from {body['events']:,} events in {body['seconds']:.2f} s"
+    )
+
+
+def _offline_replay(settings: Settings) -> dict[str, Any]:
+    from marchwarden.history.rebuild import rebuild_engine
+    from marchwarden.picture.engine import PictureEngine
+    from marchwarden.reference import load_reference
+
+    store = open_store(settings)
+    try:
+        engine = PictureEngine(load_reference(), settings.rules)
+        result: dict[str, Any] = asyncio.run(rebuild_engine(engine, store))
+        return result
+    finally:
+        store.close()
+
+
+@main.command()
+@click.option("--url", help="The worker's web address.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+def verify(url: str | None, as_json: bool) -> None:
+    """Recompute the live aggregates from history and compare; exit 1 on any difference."""
+    from marchwarden.analysis.access import call_worker, worker_url
+
+    settings = load_settings()
+    base = worker_url(settings, url)
+    answer = call_worker(base, "POST", "/admin/verify")
+    if answer is None:
+        raise UserError(
+            f"no Marchwarden worker answers at {base}; verify compares a running worker's "
+            "live tables with history (start one with `marchwarden up`)"
+        )
+    status, body = answer
+    if status != 200:
+        raise UserError(f"verify failed to run: {body}")
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+    if body["ok"]:
+        click.echo(
+            f"verified: {body['compared']} counters over {body['sections']} sections equal "
+            "a recomputation from history"
+        )
+        return
+    for diff in body["differences"][:20]:
+        click.echo(
+            f"DIFF {diff['section_id']} {diff['window']} {diff['counter']}: "
+            f"live {diff['live']} vs history {diff['history']}"
+        )
+    click.echo(f"{len(body['differences'])} difference(s) between live tables and history")
+    sys.exit(1)
+
+
 def _register_commands() -> None:
+    from marchwarden.demo.command import demo_command
     from marchwarden.simulator.cli import simulate_command
 
     main.add_command(simulate_command)
+    main.add_command(demo_command)
 
 
 _register_commands()
