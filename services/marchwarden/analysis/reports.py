@@ -65,14 +65,14 @@ def alerts_report(start: date, end: date) -> Report:
     """Every alert raised in the range, with its final state and its evidence."""
     sql = """
 SELECT alert_id, rule, section_id, argMax(level, version) AS level,
-       argMax(status, version) AS status, min(raised_at) AS raised_at,
-       max(updated_at) AS updated_at, max(version) AS versions,
+       argMax(status, version) AS status, min(raised_at) AS first_raised_at,
+       max(updated_at) AS last_updated_at, max(version) AS versions,
        JSONExtractRaw(argMax(payload, version), 'evidence') AS evidence
 FROM alerts FINAL
 WHERE raised_at >= toDateTime64({start:String}, 3, 'UTC')
   AND raised_at < toDateTime64({end:String}, 3, 'UTC') + INTERVAL 1 DAY
 GROUP BY alert_id, rule, section_id
-ORDER BY raised_at, alert_id
+ORDER BY first_raised_at, alert_id
 """
     return Report(f"alerts raised {start} to {end}", sql, _window(start, end))
 

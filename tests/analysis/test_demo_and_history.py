@@ -1,0 +1,209 @@
+"""The demo end to end, analyst commands, read-only enforcement, replay and verify."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.stack import WorkerProcess, free_port, http, topic_env, wait_until
+
+CLI = [sys.executable, "-m", "marchwarden.cli"]
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env or clean_env(),
+    )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARCHWARDEN_")}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One short demo run for the module; its history is then read by the tests."""
+    base = tmp_path_factory.mktemp("demo")
+    result = run_cli("demo", "--scenario", "smoke", "--duration", "5", "--data-dir", str(base))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "verified" in result.stdout
+    assert "RAISED" in result.stdout and "surge.LV-BY-02.1" in result.stdout
+    return base / "demo"
+
+
+def sql(directory: Path, query: str, fmt: str = "json") -> Any:
+    result = run_cli("history", "sql", "--data-dir", str(directory), "--format", fmt, query)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout) if fmt == "json" else result.stdout
+
+
+def test_demo_leaves_events_and_alerts_in_history(demo_dir: Path) -> None:
+    events = sql(demo_dir, "SELECT count() AS n, uniqExact(event_id) AS u FROM events")
+    assert events == [{"n": 2291, "u": 2291}]
+    alerts = sql(demo_dir, "SELECT DISTINCT alert_id FROM alerts ORDER BY alert_id")
+    assert [a["alert_id"] for a in alerts] == [
+        "move_equipment_to_arteries.LT-RU-01.1",
+        "move_equipment_to_arteries.LV-BY-02.1",
+        "surge.LV-BY-02.1",
+    ]
+    surge = sql(
+        demo_dir,
+        "SELECT status, level FROM alerts WHERE alert_id = 'surge.LV-BY-02.1' ORDER BY version",
+    )
+    assert [s["status"] for s in surge] == ["raised", "escalated", "escalated", "resolved"]
+    assert (demo_dir / "summary.png").stat().st_size > 10_000
+
+
+def test_history_sql_prints_a_table_and_csv(demo_dir: Path) -> None:
+    table = sql(
+        demo_dir,
+        "SELECT section_id, count() AS n FROM events GROUP BY section_id ORDER BY section_id",
+        "table",
+    )
+    assert "LV-BY-02" in table and "┃" in table
+    csv = sql(demo_dir, "SELECT 1 AS one, 'x' AS two", "csv")
+    assert csv.splitlines() == ["one,two", "1,x"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DROP TABLE events",
+        "INSERT INTO alerts (alert_id) VALUES ('x')",
+        "ALTER TABLE events DELETE WHERE 1",
+    ],
+)
+def test_history_sql_refuses_writes_with_a_clear_message(demo_dir: Path, statement: str) -> None:
+    result = run_cli("history", "sql", "--data-dir", str(demo_dir), statement)
+    assert result.returncode == 1
+    assert "read-only" in result.stderr and "Traceback" not in result.stderr
+    assert sql(demo_dir, "SELECT count() AS n FROM events") == [{"n": 2291}]
+
+
+def test_canned_reports(demo_dir: Path) -> None:
+    base = [
+        "report",
+        "--data-dir",
+        str(demo_dir),
+        "--format",
+        "json",
+        "--from",
+        "2024-07-14",
+        "--to",
+        "2024-07-19",
+    ]
+    per_country = json.loads(run_cli(*base[:1], "totals", *base[1:]).stdout)
+    assert {r["country"] for r in per_country} == {"EE", "LT", "LV", "PL"}
+    assert sum(r["attempts"] for r in per_country) == 2146
+    turn_backs = json.loads(
+        run_cli(*base[:1], "totals", "--metric", "turn-backs", "--by", "section", *base[1:]).stdout
+    )
+    assert sum(r["turn_backs"] for r in turn_backs) == 140
+    yoy = json.loads(run_cli(*base[:1], "yoy", *base[1:]).stdout)
+    assert {r["year"] for r in yoy} == {2024}
+    alerts = json.loads(run_cli(*base[:1], "alerts", *base[1:]).stdout)
+    surge = next(a for a in alerts if a["rule"] == "surge")
+    assert surge["level"] == "critical" and json.loads(surge["evidence"])["threshold"] == 20
+
+
+def test_running_the_demo_again_is_safe(demo_dir: Path) -> None:
+    result = run_cli(
+        "demo", "--scenario", "smoke", "--duration", "3", "--data-dir", str(demo_dir.parent)
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sql(demo_dir, "SELECT count() AS n FROM events") == [{"n": 2291}]
+
+
+def test_demo_refuses_to_wipe_a_foreign_directory(tmp_path: Path) -> None:
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "precious.txt").write_text("keep me")
+    result = run_cli("demo", "--scenario", "smoke", "--data-dir", str(tmp_path))
+    assert result.returncode == 1 and "not a demo directory" in result.stderr
+    assert (tmp_path / "demo" / "precious.txt").exists()
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CLI, "history", "serve", "--data-dir", str(tmp_path / "shared"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=clean_env(),
+    )
+    try:
+        wait_until(
+            lambda: http("POST", f"http://127.0.0.1:{port}/ping", {})[0] == 200, 60, "gateway"
+        )
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def test_verify_passes_then_fails_after_a_history_row_is_tampered_with(
+    worker_factory: Any, gateway: str, bootstrap: str
+) -> None:
+    worker: WorkerProcess = worker_factory(MARCHWARDEN_CLICKHOUSE_DSN=f"mwhistory://{gateway}")
+    env = clean_env(**topic_env(worker.prefix))
+    sent = run_cli("simulate", "--scenario", "smoke", "--broker", f"kafka://{bootstrap}", env=env)
+    assert sent.returncode == 0, sent.stderr[-2000:]
+    wait_until(lambda: worker.get("/health")["accepted"] == 2291, 60, "the scenario processed")
+
+    ok = run_cli("verify", "--url", worker.url, env=env)
+    assert ok.returncode == 0 and "verified" in ok.stdout, ok.stdout + ok.stderr
+
+    replayed = run_cli("replay", "--url", worker.url, env=env)
+    assert (
+        replayed.returncode == 0 and "rebuilt its live tables from 2,291 events" in replayed.stdout
+    )
+    assert run_cli("verify", "--url", worker.url, env=env).returncode == 0
+
+    # Someone edits history behind the worker's back: one attempt's persons change.
+    status, body = http(
+        "POST",
+        f"http://{gateway}/command",
+        {
+            "sql": "ALTER TABLE events UPDATE persons = persons + 7 WHERE event_id = "
+            "(SELECT event_id FROM events WHERE section_id = 'LV-BY-02' AND event_type = 'crossing_attempt' "
+            "ORDER BY occurred_at DESC LIMIT 1) SETTINGS mutations_sync = 1"
+        },
+    )
+    assert status == 200, body
+    failed = run_cli("verify", "--url", worker.url, env=env)
+    assert failed.returncode == 1
+    assert "DIFF LV-BY-02" in failed.stdout and "attempt_persons" in failed.stdout
+
+
+def test_analyst_commands_go_through_a_running_worker(worker_factory: Any) -> None:
+    worker: WorkerProcess = worker_factory()
+    result = run_cli(
+        "history",
+        "sql",
+        "--url",
+        worker.url,
+        "--format",
+        "json",
+        "SELECT count() AS n FROM dead_letters",
+    )
+    assert result.returncode == 0 and json.loads(result.stdout) == [{"n": 0}]
+    assert "via worker" in result.stderr
+    refused = run_cli("history", "sql", "--url", worker.url, "TRUNCATE TABLE events")
+    assert refused.returncode == 1 and "read-only" in refused.stderr
