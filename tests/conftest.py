@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason="needs --broker=kafka (genuine Apache Kafka)")
     for item in items:
-        if "kafka" in item.keywords or "cluster" in item.keywords:
+        if item.get_closest_marker("kafka") or item.get_closest_marker("cluster"):
             item.add_marker(skip)
 
 
