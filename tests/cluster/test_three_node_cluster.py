@@ -38,12 +38,21 @@ SURGE_SECTION = "LV-BY-02"
 INDICATOR_SECTION = "LT-RU-02"
 
 
+def _free_base_port() -> int:
+    """A base port whose client ports (+0..+2) and controller ports (+10..+12) are all free."""
+    from marchwarden.embedded.tansu import port_in_use
+
+    for base in range(39092, 60000, 97):
+        if not any(port_in_use("127.0.0.1", base + d) for d in (0, 1, 2, 10, 11, 12)):
+            return base
+    raise AssertionError("no free port range for the Kafka cluster")
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Any]:
     from tests.support.kafka_cluster import KafkaCluster
 
-    base = 39092
-    nodes = KafkaCluster(tmp_path / "kafka", base_port=base)
+    nodes = KafkaCluster(tmp_path / "kafka", base_port=_free_base_port())
     nodes.start()
     try:
         yield nodes
@@ -85,17 +94,17 @@ def history_gateway(tmp_path: Path) -> Iterator[str]:
 
 
 def stream(t0: datetime) -> list[dict[str, Any]]:
-    """3,000 attempts over 8 sections, a 60-attempt surge on one, an indicator on another."""
+    """3,000 attempts over 8 sections (7.5 an hour each, far below a surge) and one surge."""
     events = [
         event(
             "crossing_attempt",
             SECTIONS[i % len(SECTIONS)],
-            t0 + timedelta(seconds=3 * i),
+            t0 + timedelta(seconds=30 * i),
             persons=1 + i % 4,
         )
         for i in range(2940)
     ]
-    surge_at = t0 + timedelta(hours=1)
+    surge_at = t0 + timedelta(hours=12)
     events += [
         event("crossing_attempt", SURGE_SECTION, surge_at + timedelta(seconds=i)) for i in range(60)
     ]
@@ -119,14 +128,21 @@ async def test_two_workers_survive_worker_and_broker_failures(
         return w
 
     a, b = worker("a"), worker("b")
-    # `up --clickhouse` takes the DSN from the flag; the environment variable is the same setting.
-    a.start(timeout=120)
-    b.start(timeout=120)
+    try:
+        a.start(timeout=120)
+        b.start(timeout=120)
+        await _exercise(cluster, a, b)
+    finally:
+        for w in (a, b):
+            w.stop(signal.SIGKILL if w.process is not None else signal.SIGTERM)
+
+
+async def _exercise(cluster: Any, a: WorkerProcess, b: WorkerProcess) -> None:
     await_owned = lambda: sum(w.get("/health")["owned_sections"] for w in (a, b))  # noqa: E731
     await await_until(lambda: await_owned() == 17, 60, "the two workers to share all sections")
     assert 0 < a.get("/health")["owned_sections"] < 17, "both workers own partitions"
 
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=26)
     events = stream(t0)
     indicator = event(
         "indicator",

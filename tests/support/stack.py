@@ -21,6 +21,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from marchwarden.embedded.tansu import die_with_parent
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -137,6 +139,8 @@ class WorkerProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env(),
+            # Dies with the test run, even when pytest itself is killed.
+            preexec_fn=die_with_parent,
         )
         log.close()
         wait_until(self.healthy_or_dead, timeout, f"worker on :{self.web_port} to be healthy")

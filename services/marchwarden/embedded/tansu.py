@@ -57,7 +57,7 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
     return False
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     # If the parent is killed (even with SIGKILL) the kernel sends the broker SIGTERM,
     # so an embedded broker never outlives the command that started it.
     with contextlib.suppress(Exception):
@@ -112,7 +112,7 @@ class TansuBroker:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         if handle is not None:
             handle.close()
