@@ -52,8 +52,17 @@ def _free_base_port() -> int:
 def cluster(tmp_path: Path) -> Iterator[Any]:
     from tests.support.kafka_cluster import KafkaCluster
 
+    from tests.support.kafka_cluster import KafkaInfraError
+
     nodes = KafkaCluster(tmp_path / "kafka", base_port=_free_base_port())
-    nodes.start()
+    try:
+        nodes.start()
+    except KafkaInfraError:
+        # Three JVMs starting on two cores can miss the ready deadline on a busy machine;
+        # one fresh attempt (new folder, new ports) separates slowness from a real fault.
+        nodes.stop()
+        nodes = KafkaCluster(tmp_path / "kafka-retry", base_port=_free_base_port())
+        nodes.start()
     try:
         yield nodes
     finally:
