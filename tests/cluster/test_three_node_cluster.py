@@ -50,9 +50,7 @@ def _free_base_port() -> int:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Any]:
-    from tests.support.kafka_cluster import KafkaCluster
-
-    from tests.support.kafka_cluster import KafkaInfraError
+    from tests.support.kafka_cluster import KafkaCluster, KafkaInfraError
 
     nodes = KafkaCluster(tmp_path / "kafka", base_port=_free_base_port())
     try:

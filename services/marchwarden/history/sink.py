@@ -15,6 +15,7 @@ from marchwarden.history.store import HistoryStore
 from marchwarden.picture.engine import ALERT_COLUMNS, DEAD_LETTER_COLUMNS, EVENT_COLUMNS, Outputs
 
 log = logging.getLogger(__name__)
+LATE_COLUMN = EVENT_COLUMNS.index("late")
 
 
 def alert_row(alert: AlertState, recorded_at: datetime) -> tuple[Any, ...]:
@@ -72,6 +73,7 @@ class HistorySink:
         self.oldest: float | None = None
         self.rows_written = 0
         self.flushes = 0
+        self.replays_dropped = 0
 
     def add(self, outputs: Outputs) -> None:
         if not outputs:
@@ -98,6 +100,7 @@ class HistorySink:
         """Write everything buffered; returns the number of rows written."""
         events, alerts, letters = self.events, self.alerts, self.dead_letters
         self.events, self.alerts, self.dead_letters, self.oldest = [], [], [], None
+        events = await self._drop_known_late_events(events)
         batches = [
             ("events", events, EVENT_COLUMNS, 1),
             ("alerts", alerts, ALERT_COLUMNS, 2),
@@ -125,3 +128,22 @@ class HistorySink:
         self.rows_written += written
         self.flushes += 1
         return written
+
+    async def _drop_known_late_events(self, events: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Late events are older than the live deduplication window: check history by id.
+
+        A replay of a months-old event would otherwise be written again, flagged late.
+        """
+        late_ids = [row[0] for row in events if row[LATE_COLUMN]]
+        if not late_ids:
+            return events
+        _, rows = await self.store.aquery(
+            "SELECT lower(toString(event_id)) FROM events WHERE event_id IN {ids:Array(UUID)}",
+            {"ids": late_ids},
+        )
+        known = {r[0] for r in rows}
+        if not known:
+            return events
+        self.replays_dropped += len(known)
+        log.info("dropped %d replayed late events already in history", len(known))
+        return [row for row in events if not (row[LATE_COLUMN] and str(row[0]).lower() in known)]
