@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+CODE := $(wildcard services tests bench)
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
@@ -31,12 +32,12 @@ test-kafka: $(STAMP) ## Run the integration suite on Apache Kafka (jars from Mav
 	$(BIN)/pytest -q --broker=kafka $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
-	$(BIN)/ruff check services tests bench
-	$(BIN)/ruff format --check services tests bench
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 
 format: $(STAMP) ## Apply ruff formatting and fixes
-	$(BIN)/ruff format services tests bench
-	$(BIN)/ruff check --fix services tests bench
+	$(BIN)/ruff format $(CODE)
+	$(BIN)/ruff check --fix $(CODE)
 
 typecheck: $(STAMP) ## mypy --strict on the package
 	$(BIN)/mypy
