@@ -100,9 +100,18 @@ async def rebuild_engine(
     for section, hour, count in hourly:
         if section in engine.counters:
             engine.counters[section].hourly_attempts[int(hour)] = int(count)
+    # Deduplication keys: within the lateness of each section's slowest stream.
+    slowest: dict[str, float] = {}
+    for (_, section), latest in engine.stream_max.items():
+        slowest[section] = min(latest, slowest.get(section, latest))
+    id_reach = engine.rules.allowed_lateness_s + 120
+    id_ranges = " OR ".join(
+        f"(section_id = '{sec}' AND occurred_at >= fromUnixTimestamp({int(wm - id_reach)}))"
+        for sec, wm in slowest.items()
+    )
     _, ids = await store.aquery(
         "SELECT lower(toString(event_id)), intDiv(toUnixTimestamp(occurred_at), 60) FROM events "
-        f"WHERE {minute_ranges}"
+        f"WHERE {id_ranges}"
     )
     engine.seen = {str(event_id): int(minute) for event_id, minute in ids}
     _, indicators = await store.aquery(

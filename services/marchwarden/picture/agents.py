@@ -98,7 +98,7 @@ class PictureWorker(Service):
             heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
             max_poll_records=s.ingest_max_records,
             fetch_max_wait_ms=s.ingest_poll_ms,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
+            max_partition_fetch_bytes=1024 * 1024,
             isolation_level="read_committed",
         )
         await self.consumer.start()
@@ -157,6 +157,8 @@ class PictureWorker(Service):
                 if batch:
                     self.process(batch)
                     self.batches += 1
+                    if self.batches % 8 == 0:
+                        self.engine.prune_if_large()
                     self.last_delivery = time.monotonic()
                 await self.publish(self.engine.drain())
             await self.align()

@@ -572,15 +572,29 @@ class PictureEngine:
     # ------------------------------------------------------------------ upkeep
     def prune(self) -> None:
         """Drop buckets and dedup keys that no window, baseline or lateness can reach."""
-        oldest_keep = None
+        oldest_id = None
         for section, counters in self.counters.items():
             watermark = self.watermark(section)
             keep_minute = minute_of(watermark - self.rules.allowed_lateness_s) - LONGEST_WINDOW_MIN
             keep_hour = minute_of(watermark) // 60 - self.rules.baseline_days * 24 - 1
             counters.prune(keep_minute, keep_hour)
-            oldest_keep = keep_minute if oldest_keep is None else min(oldest_keep, keep_minute)
-        if oldest_keep is not None:
-            self.seen = {k: m for k, m in self.seen.items() if m >= oldest_keep}
+        # Ids are needed only within each stream's lateness: anything older is late anyway,
+        # and the history sink checks late events against history by id before writing.
+        for stream in self.stream_max:
+            mark = self._stream_watermark(stream)
+            if mark is not None:
+                id_minute = minute_of(mark - self.rules.allowed_lateness_s) - 1
+                oldest_id = id_minute if oldest_id is None else min(oldest_id, id_minute)
+        if oldest_id is not None:
+            self.seen = {k: m for k, m in self.seen.items() if m >= oldest_id}
+
+    def prune_if_large(self, limit: int = 50_000) -> bool:
+        """Prune when a backlog has grown the state, not only on the timer (bounded memory)."""
+        buckets = sum(len(c.minutes) for c in self.counters.values())
+        if len(self.seen) + buckets < limit:
+            return False
+        self.prune()
+        return True
 
     def drain(self) -> Outputs:
         out, self.outputs = self.outputs, Outputs()
