@@ -508,6 +508,9 @@ class PictureEngine:
                 self._publish(lifecycle.resolve(current, self._ended_at(current, now), evidence))
             return
         level: Level = max((effective_level(i) for i in triggering), key=LEVEL_RANK.__getitem__)
+        # Stamped with the event time of the indicator report that caused it, not the time
+        # the rule ran: another topic may be ahead of the indicators in a replay.
+        cause_at = min(now, max(i.updated_at for i in triggering)).astimezone(UTC)
         # The plan covers the arteries of every section the indicators name.
         covered = sorted({s for i in triggering for s in i.sections if s in self.country})
         evidence = AlertEvidence(
@@ -518,10 +521,10 @@ class PictureEngine:
             episode = self.episodes.get(key, 0) + 1
             alert_id = lifecycle.alert_id_for(MOVE_EQUIPMENT, section, episode)
             plan = allocate(self.ledger, alert_id, covered, level, self.rules)
-            self._raise(MOVE_EQUIPMENT, section, level, now, evidence, plan)
+            self._raise(MOVE_EQUIPMENT, section, level, cause_at, evidence, plan)
         elif LEVEL_RANK[level] > LEVEL_RANK[current.level]:
             plan = allocate(self.ledger, current.alert_id, covered, level, self.rules)
-            escalated = lifecycle.escalate(current, level, now, evidence, plan)
+            escalated = lifecycle.escalate(current, level, cause_at, evidence, plan)
             if escalated is not None:
                 self._publish(escalated)
 
