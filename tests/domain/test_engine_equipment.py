@@ -166,3 +166,29 @@ def test_operator_resolution_returns_the_stock_and_latches_the_rule(harness) -> 
     harness.indicator(SECTION, T0 + 2 * MIN, level="critical", indicator_id="ind-armour")
     assert harness.alerts() == []
     assert reserved_of(harness) == {}
+
+
+def test_an_indicator_expires_on_its_own_sections_clock(engine_factory) -> None:
+    """A section far ahead in event time must not expire another section's indicator."""
+    from datetime import timedelta
+
+    from tests.domain.factories import T0, event_doc
+
+    harness = engine_factory(wall=T0 + timedelta(days=4))
+    harness.send(
+        event_doc(
+            "indicator",
+            "LT-RU-01",
+            T0,
+            indicator_id="kal",
+            level="high",
+            valid_until=(T0 + timedelta(hours=6)).isoformat(),
+        )
+    )
+    (raised,) = harness.alerts()
+    harness.send(event_doc("turn_back", "PL-BY-02", T0 + timedelta(days=3)))
+    assert harness.engine.watermark("PL-BY-02") >= (T0 + timedelta(days=3)).timestamp()
+    harness.engine.evaluate(everything=True)
+    assert [a for a in harness.engine.drain().alerts if a.section_id == "LT-RU-01"] == []
+    assert harness.engine.indicators["kal"].state == "lit"
+    assert raised.status == "raised"

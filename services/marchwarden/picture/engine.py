@@ -486,9 +486,15 @@ class PictureEngine:
     def _evaluate_equipment(self, section: str, watermark: float) -> None:
         key = (MOVE_EQUIPMENT, section)
         now = _utc(watermark)
-        # Expire indicators whose valid_until has passed (kept for the picture as 'expired').
+        # Expire this section's indicators whose valid_until has passed, on the section's own
+        # clock (another section may be far ahead in event time during a replay).
         for ind in self.indicators.values():
-            if ind.state == "lit" and ind.valid_until is not None and ind.valid_until <= now:
+            if (
+                ind.section_id == section
+                and ind.state == "lit"
+                and ind.valid_until is not None
+                and ind.valid_until <= now
+            ):
                 ind.state = "expired"
         triggering = [
             i
