@@ -5,10 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
-from marchwarden.embedded.tansu import EmbeddedBrokerError, TansuBroker, port_in_use
+from marchwarden.embedded.tansu import (
+    EmbeddedBrokerError,
+    TansuBroker,
+    die_with_parent,
+    port_in_use,
+)
 from marchwarden.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,46 +45,157 @@ def embedded_broker(settings: Settings) -> Iterator[TansuBroker | None]:
         broker.stop()
 
 
-def prepare(settings: Settings) -> Any:
-    """Checks, history schema and topics before the worker starts; returns the store."""
-    from marchwarden.cli import UserError, open_store
-    from marchwarden.history.migrations import migrate
+class EmbeddedHistory:
+    """chDB in a child process (`marchwarden history serve`), so the worker stays small.
+
+    chDB's library alone adds ~230 MB to a process; in its own process it keeps the worker
+    within its memory budget, and a crash of either leaves the other's state intact.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = _free_port()
+        self.log_path = settings.data_dir / "logs" / "history.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def dsn(self) -> str:
+        return f"mwhistory://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_file = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "marchwarden.cli",
+                "history",
+                "serve",
+                "--data-dir",
+                str(self.settings.data_dir),
+                "--port",
+                str(self.port),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+        )
+        log_file.close()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        from marchwarden.analysis.access import call_worker
+
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise StartupError(f"embedded history did not start: {self._last_error()}")
+            answer = call_worker(f"http://127.0.0.1:{self.port}", "POST", "/ping", {}, timeout=1)
+            if answer is not None and answer[0] == 200:
+                return
+            time.sleep(0.02)
+        raise StartupError(
+            f"embedded history not ready within {timeout:.0f} s; see {self.log_path}"
+        )
+
+    def _last_error(self) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        if "Cannot lock file" in text or "Another server instance" in text:
+            return (
+                f"{self.settings.data_dir / 'history'} is in use by another process "
+                "(is `marchwarden up` already running with this data directory?)"
+            )
+        lines = [line for line in text.splitlines() if line.strip()]
+        return (
+            lines[-1][:300]
+            if lines
+            else f"exit code {self.process.returncode if self.process else '?'}"
+        )
+
+    def stop(self, timeout: float = 15.0) -> None:
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare_topics(settings: Settings) -> None:
     from marchwarden.topics import BrokerUnavailable, ensure_topics
 
-    if port_in_use(settings.web_host, settings.web_port):
-        raise StartupError(
-            f"web port {settings.web_host}:{settings.web_port} is taken; "
-            "pass --port or set MARCHWARDEN_WEB_PORT"
-        )
+    try:
+        asyncio.run(ensure_topics(settings))
+    except BrokerUnavailable as exc:
+        raise StartupError(str(exc)) from exc
+    except Exception as exc:
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        raise StartupError(f"could not create the topics: {first}") from exc
+
+
+def prepare_history(settings: Settings) -> Any:
+    """Open the history and apply the migrations (idempotent); returns the store."""
+    from marchwarden.cli import UserError, open_store
+    from marchwarden.history.migrations import migrate
+
     try:
         store = open_store(settings)
     except UserError as exc:
         raise StartupError(exc.message) from exc
     try:
         migrate(store)
-        asyncio.run(ensure_topics(settings))
-    except BrokerUnavailable as exc:
-        store.close()
-        raise StartupError(str(exc)) from exc
     except Exception as exc:
         store.close()
         first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
-        raise StartupError(f"could not prepare the history schema or topics: {first}") from exc
+        raise StartupError(f"could not prepare the history schema: {first}") from exc
     return store
+
+
+def check_web_port(settings: Settings) -> None:
+    if port_in_use(settings.web_host, settings.web_port):
+        raise StartupError(
+            f"web port {settings.web_host}:{settings.web_port} is taken; "
+            "pass --port or set MARCHWARDEN_WEB_PORT"
+        )
 
 
 def run_stack(settings: Settings) -> int:
     """Start everything, serve until Ctrl-C or SIGTERM, stop cleanly; returns an exit code."""
-    import faust
-
     from marchwarden.cli import console
-    from marchwarden.worker import create_worker
 
+    history: EmbeddedHistory | None = None
     try:
+        check_web_port(settings)
+        if settings.embedded_clickhouse and settings.history_process:
+            history = EmbeddedHistory(settings)
+            history.start()  # starts in parallel with the broker and the worker's imports
         with embedded_broker(settings):
-            store = prepare(settings)
+            import faust
+
+            from marchwarden.worker import create_worker
+
+            prepare_topics(settings)
+            worker_settings = settings
+            if history is not None:
+                history.wait_ready()
+                worker_settings = settings.with_overrides(clickhouse_dsn=history.dsn)
+            store = prepare_history(worker_settings)
             try:
-                ctx = create_worker(settings, store)
+                ctx = create_worker(worker_settings, store)
                 worker = faust.Worker(
                     ctx.app,
                     loglevel=settings.log_level,
@@ -85,7 +205,9 @@ def run_stack(settings: Settings) -> int:
                 log.info(
                     "Marchwarden starting: broker %s, history %s, web http://%s:%d",
                     settings.bootstrap_servers,
-                    "chDB " + str(settings.data_dir) if store.embedded else "ClickHouse",
+                    f"chDB in {settings.data_dir}"
+                    if settings.embedded_clickhouse
+                    else "ClickHouse",
                     settings.web_host,
                     settings.web_port,
                 )
@@ -96,4 +218,7 @@ def run_stack(settings: Settings) -> int:
     except StartupError as exc:
         console.print(f"[bold red]marchwarden:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
+    finally:
+        if history is not None:
+            history.stop()
     return 0

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     clickhouse_user: str | None = None
     clickhouse_password: SecretStr | None = None
     data_dir: Path = Path(".marchwarden")
+    # Embedded chDB runs in a child process (keeps the worker small); false: in the worker.
+    history_process: bool = True
     tansu_bin: Path | None = None
     tansu_port: int = Field(9092, ge=1, le=65535)
     web_host: str = "127.0.0.1"

@@ -177,3 +177,34 @@ def test_an_unreachable_clickhouse_gives_one_clear_line(
         str(free_port()),
     ]
     _one_clear_line(_run_up(args, clean_env, tmp_path), "ClickHouse")
+
+
+def test_a_history_in_use_by_another_process_gives_one_clear_line(
+    tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "marchwarden.cli",
+            "history",
+            "serve",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--port",
+            str(free_port()),
+        ],
+        env=clean_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: (tmp_path / "d" / "history" / "status").exists(), 60, "the first owner")
+        env = dict(clean_env, MARCHWARDEN_TANSU_PORT=str(free_port()))
+        result = _run_up(
+            ["--data-dir", str(tmp_path / "d"), "--port", str(free_port())], env, tmp_path
+        )
+        _one_clear_line(result, "in use by another process")
+    finally:
+        holder.terminate()
+        holder.wait(30)
