@@ -16,6 +16,7 @@ from marchwarden.embedded.tansu import (
     EmbeddedBrokerError,
     TansuBroker,
     die_with_parent,
+    free_port,
     port_in_use,
 )
 from marchwarden.settings import Settings
@@ -54,7 +55,7 @@ class EmbeddedHistory:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.port = _free_port()
+        self.port = free_port()
         self.log_path = settings.data_dir / "logs" / "history.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -125,14 +126,6 @@ class EmbeddedHistory:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def prepare_topics(settings: Settings) -> None:

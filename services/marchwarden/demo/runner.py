@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from marchwarden.analysis.access import call_worker
-from marchwarden.embedded.tansu import TansuBroker
+from marchwarden.embedded.tansu import TansuBroker, free_port
 from marchwarden.settings import Settings
 
 MARKER = ".marchwarden-demo"
@@ -127,9 +127,9 @@ class Demo:
 
     # ---------------------------------------------------------------- stack
     def _start_stack(self) -> None:
-        self.broker = TansuBroker(_free_port(), log_file=self.directory / "logs" / "tansu.log")
+        self.broker = TansuBroker(free_port(), log_file=self.directory / "logs" / "tansu.log")
         self.broker.start()
-        self.web_port = _free_port()
+        self.web_port = free_port()
         log_path = self.directory / "logs" / "worker.log"
         log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
         env = dict(
@@ -302,11 +302,3 @@ def _parsing(query: Any) -> Any:
         return out
 
     return run
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
