@@ -1,4 +1,4 @@
-"""Canned analyst reports over ClickHouse history, read from the hourly rollup where possible."""
+"""Canned analyst reports over ClickHouse history, read from the daily rollup where possible."""
 
 from __future__ import annotations
 
@@ -27,10 +27,9 @@ def totals_report(metric: Metric, group_by: GroupBy, start: date, end: date) -> 
     column = "country" if group_by == "country" else "section_id"
     sql = f"""
 SELECT {column} AS {group_by}, sum(events) AS {metric}, sum(persons) AS persons
-FROM events_hourly FINAL
-WHERE event_type = {{event_type:String}}
-  AND hour >= toDateTime({{start:String}}, 'UTC')
-  AND hour < toDateTime({{end:String}}, 'UTC') + INTERVAL 1 DAY
+FROM events_daily
+WHERE event_type = {{event_type:String}} AND late = 0
+  AND day BETWEEN toDate({{start:String}}) AND toDate({{end:String}})
 GROUP BY {column}
 ORDER BY {metric} DESC, {group_by}
 """
@@ -45,12 +44,13 @@ def year_over_year_report(metric: Metric, group_by: GroupBy, start: date, end: d
     """Each year's total over the same calendar window (month-day range) as start..end."""
     column = "country" if group_by == "country" else "section_id"
     sql = f"""
-SELECT toYear(hour) AS year, {column} AS {group_by}, sum(events) AS {metric},
+SELECT toYear(day) AS year, {column} AS {group_by}, sum(events) AS {metric},
        sum(persons) AS persons
-FROM events_hourly FINAL
-WHERE event_type = {{event_type:String}}
-  AND toDayOfYear(hour) BETWEEN toDayOfYear(toDate({{start:String}}))
-                            AND toDayOfYear(toDate({{end:String}}))
+FROM events_daily
+WHERE event_type = {{event_type:String}} AND late = 0
+  AND (toMonth(day), toDayOfMonth(day))
+      BETWEEN (toMonth(toDate({{start:String}})), toDayOfMonth(toDate({{start:String}})))
+          AND (toMonth(toDate({{end:String}})), toDayOfMonth(toDate({{end:String}})))
 GROUP BY year, {column}
 ORDER BY {column}, year
 """
@@ -68,7 +68,7 @@ SELECT alert_id, rule, section_id, argMax(level, version) AS level,
        argMax(status, version) AS status, min(raised_at) AS first_raised_at,
        max(updated_at) AS last_updated_at, max(version) AS versions,
        JSONExtractRaw(argMax(payload, version), 'evidence') AS evidence
-FROM alerts FINAL
+FROM alerts
 WHERE raised_at >= toDateTime64({start:String}, 3, 'UTC')
   AND raised_at < toDateTime64({end:String}, 3, 'UTC') + INTERVAL 1 DAY
 GROUP BY alert_id, rule, section_id

@@ -17,28 +17,28 @@ SELECT section_id,
        sumIf(persons, event_type = 'crossing_attempt') AS attempt_persons,
        sumIf(events, event_type = 'turn_back') AS turn_backs,
        sumIf(persons, event_type = 'turn_back') AS turned_back_persons
-FROM events_hourly FINAL
+FROM events_hourly
 GROUP BY section_id ORDER BY section_id
 """
 PEAK_HOUR_SQL = """
 SELECT section_id, argMax(hour, events) AS peak_hour, max(events) AS peak_attempts
-FROM (SELECT section_id, hour, sum(events) AS events FROM events_hourly FINAL
+FROM (SELECT section_id, hour, sum(events) AS events FROM events_hourly
       WHERE event_type = 'crossing_attempt' GROUP BY section_id, hour)
 GROUP BY section_id
 """
 ALERTS_SQL = """
 SELECT section_id, rule, count() AS alerts, groupArray(level) AS levels
 FROM (SELECT alert_id, any(section_id) AS section_id, any(rule) AS rule,
-             argMax(level, version) AS level FROM alerts FINAL GROUP BY alert_id)
+             argMax(level, version) AS level FROM alerts GROUP BY alert_id)
 GROUP BY section_id, rule ORDER BY section_id, rule
 """
 SPAN_SQL = "SELECT min(hour), max(hour) FROM events_hourly"
 SERIES_SQL = """
 SELECT {bucket}(hour) AS t, country, sum(events) AS attempts
-FROM events_hourly FINAL WHERE event_type = 'crossing_attempt'
+FROM events_hourly WHERE event_type = 'crossing_attempt'
 GROUP BY t, country ORDER BY t, country
 """
-ALERT_TIMES_SQL = "SELECT alert_id, min(raised_at) FROM alerts FINAL GROUP BY alert_id"
+ALERT_TIMES_SQL = "SELECT alert_id, min(raised_at) FROM alerts GROUP BY alert_id"
 
 
 def summarise(query: Query) -> dict[str, Any]:
