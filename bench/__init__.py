@@ -1,0 +1,1 @@
+"""Benchmarks of the Marchwarden pipeline; run with `python -m bench.run`."""
