@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from aiohttp import web
 from clickhouse_connect.driver.exceptions import DatabaseError
 
@@ -112,13 +113,13 @@ class GatewayClient:
     def _call(self, path: str, body: dict[str, Any]) -> Any:
         request = urllib.request.Request(
             self.base + path,
-            data=json.dumps(body).encode(),
+            data=orjson.dumps(body),
             method="POST",
             headers={"Content-Type": "application/json"},
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read())
+                return orjson.loads(response.read())
         except urllib.error.HTTPError as exc:
             payload = exc.read()
             try:
@@ -199,7 +200,7 @@ def create_gateway_app(store: HistoryStore) -> web.Application:
         return web.json_response({"result": plain})
 
     async def insert(request: web.Request) -> web.Response:
-        body = await request.json()
+        body = orjson.loads(await request.read())
         rows = decode_rows(body["kinds"], body["rows"])
         token = (body.get("settings") or {}).get("insert_deduplication_token")
         try:

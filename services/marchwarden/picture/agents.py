@@ -25,7 +25,7 @@ from marchwarden.history.rebuild import rebuild_engine
 from marchwarden.history.sink import HistorySink
 from marchwarden.history.store import HistoryStore
 from marchwarden.picture.alignment import EventTimeAligner
-from marchwarden.picture.engine import Outputs, PictureEngine, Record
+from marchwarden.picture.engine import Outputs, PictureEngine
 from marchwarden.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,9 @@ class PictureWorker(Service):
         for tp, messages in batch.items():
             if not messages:
                 continue
-            records = [Record(tp.topic, tp.partition, m.offset, m.key, m.value) for m in messages]
+            # aiokafka's records already carry topic, partition, offset, key and value:
+            # the engine reads them as they are (no copy per message).
+            records: list[Any] = messages
             if tp.topic == commands:
                 for record in records:
                     self.engine.apply_command_record(record)

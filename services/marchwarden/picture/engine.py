@@ -265,12 +265,15 @@ class PictureEngine:
                     # A busy section is evaluated at once, not only at the end of the batch:
                     # a compressed replay packs days into one batch, and a surge inside it
                     # would otherwise be gone from the last hour before the rules ran.
-                    end = int(epoch // 60) + 1
-                    if (
-                        section in self.owned
-                        and counters.attempts_in(end - 60, end) >= self.rules.surge_min_attempts
-                    ):
-                        self._evaluate_surge(section, watermark)
+                    # The last two clock hours bound any 60-minute window from above, so the
+                    # exact sum over minute buckets runs only when the section may be busy.
+                    hour = int(epoch // 3600)
+                    hourly = counters.hourly_attempts
+                    floor = self.rules.surge_min_attempts
+                    if hourly.get(hour, 0) + hourly.get(hour - 1, 0) >= floor:
+                        end = int(epoch // 60) + 1
+                        if section in self.owned and counters.attempts_in(end - 60, end) >= floor:
+                            self._evaluate_surge(section, watermark)
                 elif isinstance(decoded, TurnBack):
                     self.counters[section].add_turn_back(epoch, decoded.persons)
                 else:
