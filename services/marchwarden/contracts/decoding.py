@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from marchwarden.contracts.commands import OperatorCommand
@@ -40,7 +40,7 @@ def _load_object(raw: bytes | None, max_bytes: int) -> dict[str, Any] | Rejectio
     if len(raw) > max_bytes:
         return Rejection("too_large", f"value is {len(raw)} bytes, over the {max_bytes}-byte limit")
     try:
-        document = json.loads(raw)
+        document = orjson.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         return Rejection("not_json", f"not UTF-8 JSON: {exc}")
     if not isinstance(document, dict):

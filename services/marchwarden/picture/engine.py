@@ -175,32 +175,34 @@ class PictureEngine:
         self.rejected = 0
 
     # ------------------------------------------------------------------ time
-    def watermark(self, section: str | None = None) -> float:
+    def watermark(self, section: str | None = None, now: float | None = None) -> float:
         """Event-time 'now' of a section: its latest event time, advanced by the wall time since.
 
         Advancing with the wall clock lets a section that goes quiet still resolve its
         surge and expire its indicators; in a compressed replay the advance is negligible.
         Without a section: the latest of all sections (for display).
         """
-        now = self.wall_clock()
+        if now is None:
+            now = self.wall_clock()
         if section is None:
-            marks = [self.watermark(s) for s in self.section_max]
+            marks = [self.watermark(s, now) for s in self.section_max]
             return max(marks) if marks else now
         latest = self.section_max.get(section)
         if latest is None:
-            marks = [self.watermark(s) for s in self.section_max]
+            marks = [self.watermark(s, now) for s in self.section_max]
             return max(marks) if marks else now
         return latest + max(0.0, now - self.section_wall[section])
 
-    def _stream_watermark(self, stream: tuple[str, str]) -> float | None:
+    def _stream_watermark(self, stream: tuple[str, str], now: float | None = None) -> float | None:
         latest = self.stream_max.get(stream)
         if latest is None:
             return None
-        return latest + max(0.0, self.wall_clock() - self.stream_wall[stream])
+        if now is None:
+            now = self.wall_clock()
+        return latest + max(0.0, now - self.stream_wall[stream])
 
-    def _advance(self, stream: tuple[str, str], epoch: float) -> None:
-        now = self.wall_clock()
-        mark = self._stream_watermark(stream)
+    def _advance(self, stream: tuple[str, str], epoch: float, now: float) -> None:
+        mark = self._stream_watermark(stream, now)
         if mark is None or epoch > mark:
             self.stream_max[stream] = epoch
             self.stream_wall[stream] = now
@@ -215,7 +217,9 @@ class PictureEngine:
         self, records: Iterable[Record], received_at: datetime | None = None
     ) -> float | None:
         """Apply a batch of raw records; returns the latest event time among them, if any."""
-        received = received_at or _utc(self.wall_clock())
+        # One wall-clock reading per batch: its advance within a batch is negligible.
+        now = self.wall_clock()
+        received = received_at or _utc(now)
         head: float | None = None
         for record in records:
             decoded = decode_event(record.value, self.max_bytes)
@@ -227,7 +231,7 @@ class PictureEngine:
                 self.duplicates += 1
                 continue
             epoch = decoded.occurred_at.timestamp()
-            if epoch > self.wall_clock() + MAX_FUTURE_SKEW_S:
+            if epoch > now + MAX_FUTURE_SKEW_S:
                 self._dead_letter(
                     record,
                     "invalid",
@@ -243,13 +247,13 @@ class PictureEngine:
             # Lateness is judged per stream (topic x section) against the latest event time
             # seen on that stream: those events share a partition and arrive in order, so a
             # partition that another one outruns is never mistaken for late reports.
-            stream_mark = self._stream_watermark(stream)
+            stream_mark = self._stream_watermark(stream, now)
             late = stream_mark is not None and epoch < stream_mark - self.rules.allowed_lateness_s
             if late:
                 self.late += 1
             else:
-                self._advance(stream, epoch)
-                watermark = self.watermark(section)
+                self._advance(stream, epoch, now)
+                watermark = self.watermark(section, now)
                 if self.history_start is None or epoch < self.history_start:
                     # The baseline counts observed hours from the earliest accepted event,
                     # as a rebuild from history (min(occurred_at)) does.
@@ -299,14 +303,14 @@ class PictureEngine:
         late: bool,
         received: datetime,
     ) -> tuple[Any, ...]:
-        persons = getattr(event, "persons", 0)
-        extra: tuple[str, str, str]
+        extra: tuple[str, str, str] = ("", "", "")
+        persons, outcome = 0, ""
         if isinstance(event, Indicator):
             extra = (event.indicator_id, event.level, event.state)
-            outcome = ""
+        elif isinstance(event, CrossingAttempt):
+            persons, outcome = event.persons, event.outcome
         else:
-            extra = ("", "", "")
-            outcome = getattr(event, "outcome", "")
+            persons = event.persons
         payload = record.value.decode() if record.value else ""
         return (
             event.event_id,
