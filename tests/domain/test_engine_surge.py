@@ -97,11 +97,21 @@ def test_surge_resolves_on_its_own_sections_event_time(engine_factory) -> None:
 
     outcome = []
     for minute in (59, 60, 100, 119, 120):
-        harness.send(event_doc("turn_back", SECTION, T0 + minute * MIN))
+        harness.send(event_doc("crossing_attempt", SECTION, T0 + minute * MIN))
         outcome += [(minute, a.status) for a in harness.alerts(everything=True)]
 
     # Below the threshold from minute 60 (window [1, 61)); resolved one hour later.
     assert outcome == [(120, "resolved")]
+
+
+def test_turn_backs_do_not_move_the_surge_clock(engine_factory) -> None:
+    """The surge rule runs on the attempts' clock: another report kind may run ahead."""
+    harness = engine_factory(wall=T0 + timedelta(hours=3))
+    harness.attempts(SECTION, 20)
+    harness.alerts()
+    harness.send(event_doc("turn_back", SECTION, T0 + 150 * MIN))
+    assert harness.alerts(everything=True) == []
+    assert harness.engine.open_alerts
 
 
 def test_other_sections_do_not_move_a_sections_event_time(engine_factory) -> None:
@@ -122,7 +132,7 @@ def test_cool_down_is_measured_from_the_drop_however_often_the_rule_runs(
     harness.alerts()
 
     # The rule does not run between the surge and minute 121.
-    harness.send(event_doc("turn_back", SECTION, T0 + 121 * MIN))
+    harness.send(event_doc("crossing_attempt", SECTION, T0 + 121 * MIN))
     (resolved,) = harness.alerts(everything=True)
     assert resolved.status == "resolved"
 
@@ -132,7 +142,7 @@ def test_a_rise_during_the_cool_down_restarts_it(engine_factory) -> None:
     harness.attempts(SECTION, 20)  # minutes 0..6
     harness.alerts()
 
-    harness.send(event_doc("turn_back", SECTION, T0 + 70 * MIN))
+    harness.send(event_doc("crossing_attempt", SECTION, T0 + 70 * MIN))
     assert harness.alerts(everything=True) == []
     assert harness.engine.below_since[SECTION] == (T0 + 60 * MIN).timestamp()
 
@@ -141,16 +151,16 @@ def test_a_rise_during_the_cool_down_restarts_it(engine_factory) -> None:
     assert SECTION not in harness.engine.below_since
 
     # One hour after the first drop: it would have resolved without the rise.
-    harness.send(event_doc("turn_back", SECTION, T0 + 120 * MIN))
+    harness.send(event_doc("crossing_attempt", SECTION, T0 + 120 * MIN))
     assert harness.alerts(everything=True) == []
 
     # The second batch leaves the window at minute 160, so the cool-down ends at 220.
-    harness.send(event_doc("turn_back", SECTION, T0 + 166 * MIN))
+    harness.send(event_doc("crossing_attempt", SECTION, T0 + 166 * MIN))
     assert harness.alerts(everything=True) == []
     assert harness.engine.below_since[SECTION] == (T0 + 160 * MIN).timestamp()
-    harness.send(event_doc("turn_back", SECTION, T0 + 219 * MIN))
+    harness.send(event_doc("crossing_attempt", SECTION, T0 + 219 * MIN))
     assert harness.alerts(everything=True) == []
-    harness.send(event_doc("turn_back", SECTION, T0 + 220 * MIN))
+    harness.send(event_doc("crossing_attempt", SECTION, T0 + 220 * MIN))
     (resolved,) = harness.alerts(everything=True)
     assert resolved.status == "resolved"
 
@@ -178,7 +188,7 @@ def test_operator_resolution_latches_the_rule_until_the_count_drops(harness) -> 
     harness.attempts(SECTION, 10, start=T0 + 5 * MIN)  # 30 in the hour: still a surge
     assert harness.alerts() == []
 
-    harness.send(event_doc("turn_back", SECTION, T0 + 70 * MIN))  # hour window now quiet
+    harness.send(event_doc("crossing_attempt", SECTION, T0 + 70 * MIN))  # hour window now quiet
     assert harness.alerts() == []
 
     harness.attempts(SECTION, 20, start=T0 + 75 * MIN)

@@ -70,12 +70,12 @@ async def test_surge_is_raised_escalated_and_resolved(worker_factory: WorkerFact
             20,
             "escalation to high",
         )
-        # Quiet for two hours of event time (the section's turn-back reports move its clock).
+        # Quiet for two hours of event time: two single attempts move the section's clock.
         await produce_events(
-            worker, [event("turn_back", "LT-BY-02", t0 + timedelta(hours=1, minutes=30))]
+            worker, [event("crossing_attempt", "LT-BY-02", t0 + timedelta(hours=1, minutes=30))]
         )
         await produce_events(
-            worker, [event("turn_back", "LT-BY-02", t0 + timedelta(hours=2, minutes=40))]
+            worker, [event("crossing_attempt", "LT-BY-02", t0 + timedelta(hours=2, minutes=40))]
         )
         await alerts.wait_for(
             lambda _: any(s == "resolved" for s, _ in statuses(alerts, "surge.LT-BY-02.1")),

@@ -74,6 +74,14 @@ async def rebuild_engine(
         first = min_ms / 1000.0
         if engine.history_start is None or first < engine.history_start:
             engine.history_start = first
+    _, attempts = await store.aquery(
+        "SELECT section_id, toUnixTimestamp64Milli(max(occurred_at)) FROM events "
+        f"WHERE late = 0 AND event_type = 'crossing_attempt' {flt} GROUP BY section_id"
+    )
+    for section, max_ms in attempts:
+        if section in engine.counters:
+            engine.attempt_max[section] = max_ms / 1000.0
+            engine.attempt_wall[section] = now
     # Each section needs its own reach: 7 d windows plus lateness, and 28 d for the baseline.
     reach = engine.rules.allowed_lateness_s + LONGEST_WINDOW_MIN * 60 + 60
     base_reach = (engine.rules.baseline_days + 1) * 86400

@@ -150,6 +150,10 @@ class PictureEngine:
         # slower partition late whenever another partition runs ahead (compressed replay).
         self.section_max: dict[str, float] = {}
         self.section_wall: dict[str, float] = {}
+        # The surge rule counts crossing attempts, so it runs on the attempts' own clock: other
+        # report kinds of the section may be ahead during a replay and would age the window.
+        self.attempt_max: dict[str, float] = {}
+        self.attempt_wall: dict[str, float] = {}
         self.stream_max: dict[tuple[str, str], float] = {}
         self.stream_wall: dict[tuple[str, str], float] = {}
         self.history_start: float | None = None
@@ -192,6 +196,15 @@ class PictureEngine:
             marks = [self.watermark(s, now) for s in self.section_max]
             return max(marks) if marks else now
         return latest + max(0.0, now - self.section_wall[section])
+
+    def surge_clock(self, section: str, now: float | None = None) -> float:
+        """Event-time 'now' of the surge rule: the section's latest attempt, advanced by wall time."""
+        if now is None:
+            now = self.wall_clock()
+        latest = self.attempt_max.get(section)
+        if latest is None:
+            return self.watermark(section, now)
+        return latest + max(0.0, now - self.attempt_wall[section])
 
     def _stream_watermark(self, stream: tuple[str, str], now: float | None = None) -> float | None:
         latest = self.stream_max.get(stream)
@@ -261,6 +274,9 @@ class PictureEngine:
                     self.baseline_cache.clear()
                 self.touched.add(section)
                 if isinstance(decoded, CrossingAttempt):
+                    if epoch > self.attempt_max.get(section, float("-inf")):
+                        self.attempt_max[section] = epoch
+                        self.attempt_wall[section] = now
                     counters = self.counters[section]
                     counters.add_attempt(epoch, decoded.persons, decoded.outcome)
                     self.recent_attempts[section].append(event_id)
@@ -277,7 +293,7 @@ class PictureEngine:
                     if hourly.get(hour, 0) + hourly.get(hour - 1, 0) >= floor:
                         end = int(epoch // 60) + 1
                         if section in self.owned and counters.attempts_in(end - 60, end) >= floor:
-                            self._evaluate_surge(section, watermark)
+                            self._evaluate_surge(section, self.surge_clock(section, now))
                 elif isinstance(decoded, TurnBack):
                     self.counters[section].add_turn_back(epoch, decoded.persons)
                 else:
@@ -397,7 +413,7 @@ class PictureEngine:
             return
         for section in sorted(sections):
             watermark = self.watermark(section)
-            self._evaluate_surge(section, watermark)
+            self._evaluate_surge(section, self.surge_clock(section))
             self._evaluate_equipment(section, watermark)
 
     def baseline(self, section: str, watermark: float) -> Baseline:
