@@ -12,41 +12,18 @@ from typing import Any
 
 from marchwarden.contracts.alerts import AlertState
 from marchwarden.picture.engine import EVENT_COLUMNS, Outputs, PictureEngine, Record
+from tests.support.stack import TOPIC_OF, event
 
 T0 = datetime(2024, 7, 1, 12, 0, tzinfo=UTC)
-REPORTER = {"LT": "LT-VSAT", "LV": "LV-VRS", "PL": "PL-SG", "EE": "EE-PPA"}
-TOPIC_OF = {
-    "crossing_attempt": "border.crossings",
-    "turn_back": "border.turnbacks",
-    "indicator": "intel.indicators",
-}
 COMMANDS_TOPIC = "ops.commands"
 LATE = EVENT_COLUMNS.index("late")
 
 
 def event_doc(event_type: str, section_id: str, occurred_at: datetime, **fields: Any) -> dict:
     """A valid border event as design.md describes it, with defaults for its type."""
-    doc: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()),
-        "event_type": event_type,
-        "schema_version": 1,
-        "occurred_at": occurred_at.isoformat(),
-        "section_id": section_id,
-        "reporter": REPORTER[section_id[:2]],
-    }
-    if event_type == "crossing_attempt":
-        doc.update(persons=1, outcome="prevented")
-    elif event_type == "turn_back":
-        doc.update(persons=1)
-    elif event_type == "indicator":
-        doc.update(
-            indicator_id="ind-" + uuid.uuid4().hex[:8],
-            category="military_movement",
-            level="high",
-            state="lit",
-            confidence=0.9,
-            tlp="amber",
-        )
+    # The offset is kept as given (the shared builder would normalise it to UTC).
+    doc = event(event_type, section_id, occurred_at)
+    doc["occurred_at"] = occurred_at.isoformat()
     doc.update(fields)
     return doc
 

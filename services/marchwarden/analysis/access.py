@@ -63,7 +63,7 @@ def run_sql(settings: Settings, sql: str, url: str | None = None) -> Answer:
 
 
 def run_report(settings: Settings, request: dict[str, Any], url: str | None = None) -> Answer:
-    from marchwarden.analysis.reports import build_report
+    from marchwarden.analysis.reports import report_from_request
 
     base = worker_url(settings, url)
     answer = call_worker(base, "POST", "/history/report", request)
@@ -74,15 +74,7 @@ def run_report(settings: Settings, request: dict[str, Any], url: str | None = No
         return Answer(body["columns"], body["rows"], via=f"worker at {base}", title=body["title"])
     if url is not None:
         raise HistoryAccessError(f"no Marchwarden worker answers at {base}")
-    from datetime import date
-
-    report = build_report(
-        request["kind"],
-        metric=request.get("metric", "attempts"),
-        by=request.get("by", "country"),
-        start=date.fromisoformat(request["start"]),
-        end=date.fromisoformat(request["end"]),
-    )
+    report = report_from_request(request)
     columns, rows = _direct(settings, report.sql, report.parameters)
     return Answer(columns, rows, via=f"history at {settings.history_dsn}", title=report.title)
 

@@ -77,6 +77,17 @@ ORDER BY first_raised_at, alert_id
     return Report(f"alerts raised {start} to {end}", sql, _window(start, end))
 
 
+def report_from_request(request: dict[str, Any]) -> Report:
+    """A report from its request (`kind`, `metric`, `by`, `start`, `end` as ISO dates)."""
+    return build_report(
+        request["kind"],
+        metric=request.get("metric", "attempts"),
+        by=request.get("by", "country"),
+        start=date.fromisoformat(request["start"]),
+        end=date.fromisoformat(request["end"]),
+    )
+
+
 def build_report(kind: str, **options: Any) -> Report:
     start, end = options["start"], options["end"]
     if kind == "totals":

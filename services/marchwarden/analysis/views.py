@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
 
-from marchwarden.analysis.reports import build_report
+from marchwarden.analysis.reports import report_from_request
 from marchwarden.history.store import ReadOnlyViolation
 
 if TYPE_CHECKING:
@@ -47,13 +46,7 @@ def register_history_views(ctx: WorkerContext) -> None:
         async def post(self, request: Request) -> Response:
             body = await request.json()
             try:
-                report = build_report(
-                    body["kind"],
-                    metric=body.get("metric", "attempts"),
-                    by=body.get("by", "country"),
-                    start=date.fromisoformat(body["start"]),
-                    end=date.fromisoformat(body["end"]),
-                )
+                report = report_from_request(body)
                 return self.json(
                     {"title": report.title, **await run(report.sql, report.parameters)}
                 )

@@ -43,6 +43,14 @@ def section_filter(sections: set[str] | None) -> str:
     return "AND section_id IN (" + (quoted or "''") + ")"
 
 
+def since_each(marks: dict[str, float], reach_s: float) -> str:
+    """SQL: events of each section no older than its own mark minus `reach_s`."""
+    return " OR ".join(
+        f"(section_id = '{section}' AND occurred_at >= fromUnixTimestamp({int(mark - reach_s)}))"
+        for section, mark in marks.items()
+    )
+
+
 async def rebuild_engine(
     engine: PictureEngine, store: HistoryStore, sections: set[str] | None = None
 ) -> dict[str, Any]:
@@ -85,14 +93,8 @@ async def rebuild_engine(
     # Each section needs its own reach: 7 d windows plus lateness, and 28 d for the baseline.
     reach = engine.rules.allowed_lateness_s + LONGEST_WINDOW_MIN * 60 + 60
     base_reach = (engine.rules.baseline_days + 1) * 86400
-    minute_ranges = " OR ".join(
-        f"(section_id = '{sec}' AND occurred_at >= fromUnixTimestamp({int(wm - reach)}))"
-        for sec, wm in engine.section_max.items()
-    )
-    hour_ranges = " OR ".join(
-        f"(section_id = '{sec}' AND occurred_at >= fromUnixTimestamp({int(wm - base_reach)}))"
-        for sec, wm in engine.section_max.items()
-    )
+    minute_ranges = since_each(engine.section_max, reach)
+    hour_ranges = since_each(engine.section_max, base_reach)
     _, buckets = await store.aquery(
         MINUTE_BUCKETS_SQL.replace("{section_filter}", f"AND ({minute_ranges})"),
         {"from_ms": 0, "to_ms": 10**13},
@@ -113,10 +115,7 @@ async def rebuild_engine(
     for (_, section), latest in engine.stream_max.items():
         slowest[section] = min(latest, slowest.get(section, latest))
     id_reach = engine.rules.allowed_lateness_s + 120
-    id_ranges = " OR ".join(
-        f"(section_id = '{sec}' AND occurred_at >= fromUnixTimestamp({int(wm - id_reach)}))"
-        for sec, wm in slowest.items()
-    )
+    id_ranges = since_each(slowest, id_reach)
     _, ids = await store.aquery(
         "SELECT lower(toString(event_id)), intDiv(toUnixTimestamp(occurred_at), 60) FROM events "
         f"WHERE {id_ranges}"
