@@ -77,8 +77,23 @@ def worker_factory(bootstrap: str, tmp_path: Path) -> Iterator[Callable[..., Wor
         return worker.start()
 
     yield make
+    # A worker the test left running must stop cleanly on SIGTERM; one that already exited
+    # on its own must have exited with 0. Either way a crash fails the test.
+    failures = []
     for worker in started:
-        worker.stop()
+        running = worker.process is not None and worker.process.poll() is None
+        try:
+            code = worker.stop()
+        except AssertionError as exc:  # did not stop within the timeout; killed
+            failures.append(f"worker {worker.url}: {exc}:\n{worker.log()[-3000:]}")
+            continue
+        if code != 0:
+            how = "on SIGTERM at teardown" if running else "on its own during the test"
+            failures.append(
+                f"worker {worker.url} exited with {code} {how}:\n{worker.log()[-3000:]}"
+            )
+    if failures:
+        pytest.fail("\n\n".join(failures))
 
 
 @pytest.fixture(scope="session")
