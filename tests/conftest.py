@@ -10,7 +10,7 @@ import pytest
 
 from marchwarden.embedded.tansu import TansuBroker
 from marchwarden.history.store import HistoryStore
-from tests.support.stack import WorkerProcess, free_port
+from tests.support.stack import ClickHouseServer, WorkerProcess, free_port
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -102,3 +102,14 @@ def chdb_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HistoryStor
     store = HistoryStore(f"chdb://{tmp_path_factory.mktemp('chdb') / 'history'}")
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
+    """ClickHouse's HTTP interface with a user and password (tests/support/clickhouse_http.py)."""
+    server = ClickHouseServer(tmp_path_factory.mktemp("clickhouse"), port=free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
