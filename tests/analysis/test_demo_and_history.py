@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ from typing import Any
 import pytest
 
 from marchwarden.history.store import HistoryStore
-from tests.support.stack import WorkerProcess, free_port, http, topic_env, wait_until
+from tests.support.stack import WorkerProcess, http, topic_env, wait_until
 
 CLI = [sys.executable, "-m", "marchwarden.cli"]
 
@@ -178,27 +176,8 @@ def test_demo_refuses_to_wipe_a_foreign_directory(tmp_path: Path) -> None:
     assert (tmp_path / "demo" / "precious.txt").exists()
 
 
-@pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "history", "serve", "--data-dir", str(tmp_path / "shared"), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=clean_env(),
-    )
-    try:
-        wait_until(
-            lambda: http("POST", f"http://127.0.0.1:{port}/ping", {})[0] == 200, 60, "gateway"
-        )
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
-
-
 def test_verify_passes_then_fails_after_a_history_row_is_tampered_with(
-    worker_factory: Any, gateway: str, bootstrap: str
+    gateway: str, worker_factory: Any, bootstrap: str
 ) -> None:
     worker: WorkerProcess = worker_factory(MARCHWARDEN_CLICKHOUSE_DSN=f"mwhistory://{gateway}")
     env = clean_env(**topic_env(worker.prefix))

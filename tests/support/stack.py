@@ -112,7 +112,8 @@ class WorkerProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 60.0) -> WorkerProcess:
+    def start(self, timeout: float = 60.0, wait: bool = True) -> WorkerProcess:
+        """Start the worker; with `wait`, return once /health says 200 (fail if it died)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / f"worker-{int(time.time() * 1000)}.log"
         log = open(self.log_path, "wb")  # noqa: SIM115
@@ -136,10 +137,15 @@ class WorkerProcess:
             preexec_fn=die_with_parent,
         )
         log.close()
+        if wait:
+            self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        assert self.process is not None
         wait_until(self.healthy_or_dead, timeout, f"worker on :{self.web_port} to be healthy")
         if self.process.poll() is not None:
             raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.log()}")
-        return self
 
     def healthy_or_dead(self) -> bool:
         assert self.process is not None

@@ -42,6 +42,10 @@ def sections_for_partitions(
     return {s for s in sections if partition_of(s, partition_count) in partitions}
 
 
+STOP_CHECKPOINT_S = 15.0
+"""How long a stopping worker waits for history to take its last rows before it gives up."""
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, worker: PictureWorker) -> None:
         self.worker = worker
@@ -112,7 +116,14 @@ class PictureWorker(Service):
         # checkpoint means the unwritten tail is replayed on the next start (harmless, and
         # said here); the crash is also marked so `up` exits non-zero.
         try:
-            await self.checkpoint()
+            await asyncio.wait_for(self.checkpoint(), STOP_CHECKPOINT_S)
+        except TimeoutError as exc:
+            log.error(
+                "history did not accept the last rows within %.0f s of the stop; their offsets "
+                "are not committed, so they are replayed on the next start",
+                STOP_CHECKPOINT_S,
+            )
+            self.crash_reason = exc
         except Exception as exc:
             log.exception("last checkpoint on stop failed; the tail will be replayed on start")
             self.crash_reason = exc
