@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,7 +14,7 @@ import pytest
 
 from marchwarden.embedded.tansu import TansuBroker
 from marchwarden.history.store import HistoryStore
-from tests.support.stack import WorkerProcess, free_port
+from tests.support.stack import ClickHouseServer, WorkerProcess, free_port, http, wait_until
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,7 +70,7 @@ def worker_factory(bootstrap: str, tmp_path: Path) -> Iterator[Callable[..., Wor
     started: list[WorkerProcess] = []
     prefix = f"t{next(_prefixes)}{tmp_path.name[-6:].replace('_', '')}"
 
-    def make(data_dir: Path | None = None, **env: str) -> WorkerProcess:
+    def make(data_dir: Path | None = None, wait: bool = True, **env: str) -> WorkerProcess:
         worker = WorkerProcess(
             bootstrap=bootstrap,
             data_dir=data_dir or tmp_path / "data",
@@ -74,11 +78,26 @@ def worker_factory(bootstrap: str, tmp_path: Path) -> Iterator[Callable[..., Wor
             extra_env=dict(env),
         )
         started.append(worker)
-        return worker.start()
+        return worker.start(wait=wait)
 
     yield make
+    # A worker the test left running must stop cleanly on SIGTERM; one that already exited
+    # on its own must have exited with 0. Either way a crash fails the test.
+    failures = []
     for worker in started:
-        worker.stop()
+        running = worker.process is not None and worker.process.poll() is None
+        try:
+            code = worker.stop()
+        except AssertionError as exc:  # did not stop within the timeout; killed
+            failures.append(f"worker {worker.url}: {exc}:\n{worker.log()[-3000:]}")
+            continue
+        if code != 0:
+            how = "on SIGTERM at teardown" if running else "on its own during the test"
+            failures.append(
+                f"worker {worker.url} exited with {code} {how}:\n{worker.log()[-3000:]}"
+            )
+    if failures:
+        pytest.fail("\n\n".join(failures))
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +106,38 @@ def chdb_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HistoryStor
     store = HistoryStore(f"chdb://{tmp_path_factory.mktemp('chdb') / 'history'}")
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
+    """ClickHouse's HTTP interface with a user and password (tests/support/clickhouse_http.py)."""
+    server = ClickHouseServer(tmp_path_factory.mktemp("clickhouse"), port=free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[str]:
+    """A chDB history shared over HTTP (`marchwarden history serve`): host:port.
+
+    Tests reach the same history as the workers through it, and can change it under them
+    (POST /command), for instance to make history refuse writes.
+    """
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARCHWARDEN_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "marchwarden.cli", "history", "serve",
+         "--data-dir", str(tmp_path / "shared"), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    try:
+        wait_until(
+            lambda: http("POST", f"http://127.0.0.1:{port}/ping", {})[0] == 200, 60, "gateway"
+        )
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)

@@ -24,6 +24,9 @@ class UserError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         console.print(f"[bold red]marchwarden:[/] {self.message}", highlight=False, soft_wrap=True)
+        if self.__cause__ is not None:
+            # The one line is for the person; the cause stays available with --log-level DEBUG.
+            log.debug("cause: %r", self.__cause__, exc_info=self.__cause__)
 
 
 def configure_logging(level: str) -> None:
@@ -39,7 +42,7 @@ def configure_logging(level: str) -> None:
 def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings().with_overrides(**overrides)
-    except Exception as exc:
+    except ValueError as exc:  # pydantic's ValidationError and SettingsError are ValueErrors
         raise UserError(f"invalid configuration: {exc}") from exc
 
 
@@ -121,7 +124,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def open_store(settings: Settings) -> Any:
-    from marchwarden.history.store import HistoryStore, HistoryUnavailable
+    from marchwarden.history.store import HistoryStore, HistoryUnavailable, redact_dsn
 
     password = (
         settings.clickhouse_password.get_secret_value() if settings.clickhouse_password else None
@@ -137,7 +140,7 @@ def open_store(settings: Settings) -> Any:
     except Exception as exc:
         store.close()
         raise UserError(
-            f"cannot use ClickHouse at {settings.history_dsn}: {first_line(exc)}"
+            f"cannot use ClickHouse at {redact_dsn(settings.history_dsn)}: {first_line(exc)}"
         ) from exc
     return store
 

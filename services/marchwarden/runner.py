@@ -171,6 +171,7 @@ def run_stack(settings: Settings) -> int:
     from marchwarden.cli import console
 
     history: EmbeddedHistory | None = None
+    code = 0
     try:
         check_web_port(settings)
         if settings.embedded_clickhouse and settings.history_process:
@@ -204,14 +205,23 @@ def run_stack(settings: Settings) -> int:
                     settings.web_host,
                     settings.web_port,
                 )
-                with contextlib.suppress(SystemExit):
+                try:
                     worker.execute_from_commandline()
+                except SystemExit as exit_:
+                    # mode ends every run with SystemExit: 0 after a clean stop, 1 after an
+                    # error; the code is the process's, not something to swallow.
+                    code = exit_.code if isinstance(exit_.code, int) else int(bool(exit_.code))
+                if ctx.worker.crash_reason is not None:
+                    log.error("the picture worker failed: %r", ctx.worker.crash_reason)
+                    code = code or 1
             finally:
                 store.close()
     except StartupError as exc:
         console.print(f"[bold red]marchwarden:[/] {exc}", highlight=False, soft_wrap=True)
+        if exc.__cause__ is not None:
+            log.debug("cause: %r", exc.__cause__, exc_info=exc.__cause__)
         return 2
     finally:
         if history is not None:
             history.stop()
-    return 0
+    return code

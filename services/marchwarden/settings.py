@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, ge=1, le=65535)
     partitions: int = Field(4, ge=1)
     replication_factor: int = Field(1, ge=1)
-    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    # Faust's exactly_once is not offered (docs/guarantees.md); Marchwarden's own is issue 13.
+    processing_guarantee: Literal["at_least_once"] = "at_least_once"
     # tansu holds a group join for half the session timeout, so the embedded default uses a
     # short one (fast start-up); Apache Kafka refuses sessions under 6 s by default.
     group_session_timeout_s: float | None = Field(None, gt=0)
@@ -84,6 +85,16 @@ class Settings(BaseSettings):
     topics: TopicNames = TopicNames()
     rules: RuleSettings = RuleSettings()
     log_level: str = "INFO"
+
+    @field_validator("processing_guarantee", mode="before")
+    @classmethod
+    def _no_faust_exactly_once(cls, value: Any) -> Any:
+        if value == "exactly_once":
+            raise ValueError(
+                "exactly_once is not offered: Faust's loses and duplicates records after a crash "
+                "(docs/guarantees.md); use at_least_once"
+            )
+        return value
 
     @property
     def embedded_broker(self) -> bool:

@@ -41,6 +41,7 @@ class WorkerContext:
             "late": self.engine.late,
             "history_rows_written": self.worker.sink.rows_written,
             "history_rows_pending": self.worker.sink.pending,
+            "history_write_error": self.worker.sink.write_error,
         }
 
     async def replay(self) -> dict[str, Any]:

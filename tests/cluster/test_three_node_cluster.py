@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,10 +14,7 @@ from tests.support.stack import (
     WorkerProcess,
     await_until,
     event,
-    free_port,
-    http,
     produce_events,
-    wait_until,
 )
 
 pytestmark = pytest.mark.cluster
@@ -67,39 +62,6 @@ def cluster(tmp_path: Path) -> Iterator[Any]:
         nodes.stop()
 
 
-@pytest.fixture
-def history_gateway(tmp_path: Path) -> Iterator[str]:
-    """One process owns chDB; both workers write history through it."""
-    port = free_port()
-    log = open(tmp_path / "gateway.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "marchwarden.cli",
-            "history",
-            "serve",
-            "--data-dir",
-            str(tmp_path / "history"),
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
-    try:
-        wait_until(
-            lambda: http("POST", f"http://127.0.0.1:{port}/ping", {})[0] == 200,
-            60,
-            "history gateway",
-        )
-        yield f"mwhistory://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
-
-
 def stream(t0: datetime) -> list[dict[str, Any]]:
     """3,000 attempts over 8 sections (7.5 an hour each, far below a surge) and one surge."""
     events = [
@@ -120,8 +82,9 @@ def stream(t0: datetime) -> list[dict[str, Any]]:
 
 
 async def test_two_workers_survive_worker_and_broker_failures(
-    cluster: Any, history_gateway: str, tmp_path: Path
+    cluster: Any, gateway: str, tmp_path: Path
 ) -> None:
+    """One history (the `gateway` fixture: one process owns chDB) for both workers."""
     env = {
         "MARCHWARDEN_PARTITIONS": "6",
         "MARCHWARDEN_REPLICATION_FACTOR": "3",
@@ -131,7 +94,7 @@ async def test_two_workers_survive_worker_and_broker_failures(
 
     def worker(name: str) -> WorkerProcess:
         w = WorkerProcess(data_dir=tmp_path / name, extra_env=env, **common)
-        w.extra_env["MARCHWARDEN_CLICKHOUSE_DSN"] = history_gateway
+        w.extra_env["MARCHWARDEN_CLICKHOUSE_DSN"] = f"mwhistory://{gateway}"
         return w
 
     a, b = worker("a"), worker("b")
@@ -139,9 +102,12 @@ async def test_two_workers_survive_worker_and_broker_failures(
         a.start(timeout=120)
         b.start(timeout=120)
         await _exercise(cluster, a, b)
+        # The survivor stops cleanly after all that (a crash on SIGTERM fails the test).
+        code = b.stop(signal.SIGTERM, timeout=60)
+        assert code == 0, f"the surviving worker exited with {code}:\n{b.log()[-3000:]}"
     finally:
         for w in (a, b):
-            w.stop(signal.SIGKILL if w.process is not None else signal.SIGTERM)
+            w.stop(signal.SIGKILL)
 
 
 async def _exercise(cluster: Any, a: WorkerProcess, b: WorkerProcess) -> None:

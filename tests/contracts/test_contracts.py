@@ -10,7 +10,7 @@ import pytest
 
 from marchwarden.contracts import AlertState, CrossingAttempt, Indicator, OperatorCommand, TurnBack
 from marchwarden.contracts.decoding import Rejection, decode_command, decode_event
-from marchwarden.contracts.upcasting import UnsupportedSchemaVersion, upcast
+from marchwarden.contracts.upcasting import UPCASTERS, UnsupportedSchemaVersion, upcast
 from tests.support.stack import event
 
 T0 = datetime(2024, 7, 1, 12, tzinfo=UTC)
@@ -116,17 +116,44 @@ def test_malformed_messages_are_classified(raw: bytes | None, kind: str) -> None
     assert decoded.reason
 
 
-def test_upcaster_chain_runs_before_validation() -> None:
-    def upcast_v1_v2(doc: dict[str, Any]) -> dict[str, Any]:
+def test_upcaster_chain_runs_before_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An older message goes bytes -> decode_event -> upcaster chain -> validation."""
+    old = event("turn_back", "LV-BY-01", T0, persons=4)
+    old["schema_version"] = 0
+    old["people"] = old.pop("persons")  # the field's name in the (hypothetical) version 0
+
+    # Without an upcaster, decoding refuses the old version before validation runs.
+    refused = decode_event(encode(old))
+    assert isinstance(refused, Rejection)
+    assert refused.kind == "unsupported_schema_version"
+    assert "no upcaster for 'turn_back' from schema_version 0" in refused.reason
+
+    calls: list[dict[str, Any]] = []
+
+    def upcast_v0_v1(doc: dict[str, Any]) -> dict[str, Any]:
+        calls.append(dict(doc))
         doc["persons"] = doc.pop("people")
         return doc
 
-    old = {"event_type": "turn_back", "schema_version": 1, "people": 4}
-    assert upcast(old, current=2, upcasters={("turn_back", 1): upcast_v1_v2}) == {
+    monkeypatch.setitem(UPCASTERS, ("turn_back", 0), upcast_v0_v1)
+    decoded = decode_event(encode(old))
+    assert isinstance(decoded, TurnBack), decoded
+    assert (decoded.persons, decoded.schema_version) == (4, 1)
+    assert calls and calls[0]["people"] == 4, "the upcaster saw the raw version-0 document"
+
+    # Validation runs on the upcast document: what the upcaster produces must be valid.
+    old["people"] = 0
+    invalid = decode_event(encode(old))
+    assert isinstance(invalid, Rejection) and invalid.kind == "invalid"
+    assert "persons: Input should be greater than or equal to 1" in invalid.reason
+
+    # The chain itself, step by step, on a plain dict.
+    assert upcast({"event_type": "turn_back", "schema_version": 1, "people": 4}, current=2,
+                  upcasters={("turn_back", 1): upcast_v0_v1}) == {
         "event_type": "turn_back",
         "schema_version": 2,
         "persons": 4,
-    }
+    }  # fmt: skip
     with pytest.raises(UnsupportedSchemaVersion, match="no upcaster"):
         upcast({"event_type": "indicator", "schema_version": 1}, current=2, upcasters={})
 

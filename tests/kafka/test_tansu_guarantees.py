@@ -2,8 +2,9 @@
 
 tansu 0.6.0 (memory://) answers InitProducerId with error -1 (UnknownError), so neither an
 idempotent nor a transactional producer can start: Kafka transactions, and with them Faust's
-processing_guarantee="exactly_once", are unavailable on the embedded default. That is why
-`marchwarden up` runs at_least_once and makes replays harmless instead (docs/guarantees.md).
+processing_guarantee="exactly_once" (which Marchwarden no longer offers), are unavailable on the
+embedded default. That is why `marchwarden up` runs at_least_once and makes replays harmless
+instead (docs/guarantees.md).
 Plain producers, and consumer groups with committed offsets, work.
 """
 

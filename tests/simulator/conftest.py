@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +15,18 @@ import pytest
 from marchwarden.contracts.decoding import Rejection, decode_event
 from marchwarden.reference import load_reference
 from marchwarden.simulator import DEFAULT_SEED, Scenario, generate, get_scenario, summarise
+
+ReportKey = tuple[str, str, str, str, str]
+
+
+def report_key(e: dict[str, Any]) -> ReportKey:
+    """How a border guard would file an event: its border, kind, outcome and local day.
+
+    ``occurred_at`` carries the reporting country's UTC offset, so its first ten characters
+    are the local calendar day, the one a published "1 January to 26 July" counts in.
+    """
+    section = str(e["section_id"])
+    return (section[:2], section[3:5], e["event_type"], e.get("outcome", ""), e["occurred_at"][:10])
 
 
 @dataclass
@@ -35,6 +47,10 @@ class Analysis:
     outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     night_attempts: int = 0
     offsets: dict[tuple[str, int], set[str]] = field(default_factory=lambda: defaultdict(set))
+    reports: Counter[ReportKey] = field(default_factory=Counter)
+    """Events per (country, neighbour, event_type, outcome, local date), for the public figures."""
+    persons_reported: Counter[ReportKey] = field(default_factory=Counter)
+    """Persons per the same key."""
 
 
 def analyse(scenario: Scenario, seed: int = DEFAULT_SEED, validate: bool = True) -> Analysis:
@@ -72,6 +88,10 @@ def analyse(scenario: Scenario, seed: int = DEFAULT_SEED, validate: bool = True)
             elif e["event_type"] == "indicator":
                 a.indicators.append(e)
             a.offsets[(e["section_id"][:2], occurred.month)].add(e["occurred_at"][-6:])
+            if e["event_type"] != "indicator":
+                key = report_key(e)
+                a.reports[key] += 1
+                a.persons_reported[key] += e["persons"]
             yield e
 
     a.summary = summarise(tap(), scenario.calibration)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from statistics import mean
 
@@ -18,10 +19,8 @@ from marchwarden.simulator import (
     SCENARIOS,
     UnknownScenario,
     calibration,
-    check_calibration,
     generate,
     get_scenario,
-    summarise,
     utc_offset_hours,
 )
 from marchwarden.simulator import generator as generator_module
@@ -62,26 +61,134 @@ def test_calibration_targets_cover_the_published_figures() -> None:
     assert calibration("smoke") == ()
 
 
-def test_baltic_2024_matches_the_published_figures(baltic: Analysis) -> None:
-    rows = check_calibration(baltic.summary)
-    failed = [r for r in rows if not r["ok"]]
-    assert not failed, failed
-    figures = baltic.summary["calibration"]
-    # The quotas are exact, so the generated figures are the documented quotas.
-    assert figures == {
-        "lt_turned_back_2024": 350,
-        "lv_by_attempts_2024": 3_050,
-        "pl_by_attempts_2024": 21_000,
-        "lt_by_crossed_2021": 4_180,
-        "lt_by_crossed_2020": 81,
-        "lt_turned_back_2021": 1_540,
-    }
+# The public figures, copied by hand from the two news reports (shared context), NOT read from
+# the generator's calibration table: the scenario must reproduce them when measured the way
+# the reports count. Each report's date bounds its window: the 2024 figures run from
+# 1 January to 26 July 2024 (stated); the 2021 report was published on Wednesday
+# 25 August 2021 (the day the North Atlantic Council decided to send the team; "on Tuesday
+# alone ..."), so its "this year" figures are year to date up to 24 August 2021, not full
+# years. Persons or reports: "turned away ~350 migrants", "people who illegally crossed",
+# "detained migrants" and "people not admitted" count people; "attempts to cross" and "such
+# cases" count reported attempts (events). Days are the reporting country's local days.
+ARTICLE_2024 = "The Dispatch / LRT, 'Latvia asks Lithuania's assistance ...', late July 2024"
+ARTICLE_2021 = "'NATO sends team to Lithuania to counter hybrid threats', 25 August 2021"
+YTD_2021 = (date(2021, 1, 1), date(2021, 8, 24))
+JAN_JUL_2024 = (date(2024, 1, 1), date(2024, 7, 26))
 
 
-def test_calibration_does_not_depend_on_the_seed(baltic: Analysis) -> None:
-    other = summarise(generate("baltic-2024", seed=7))
-    assert other["calibration"] == baltic.summary["calibration"]
-    assert all(r["ok"] for r in check_calibration(other))
+@dataclass(frozen=True)
+class PublishedFigure:
+    """A figure as printed, the window it covers, and how to count it in generated events."""
+
+    key: str
+    quote: str
+    source: str
+    country: str
+    neighbour: str | None  # None: every border of the country
+    event_type: str
+    unit: str  # "events" or "persons"
+    window: tuple[date, date]  # local days, both inclusive
+    low: float  # the accepted range, from the wording and the +-5 % tolerance
+    high: float
+    outcomes: tuple[str, ...] | None = None
+
+
+def around(n: int) -> tuple[float, float]:
+    return n * (1 - TOLERANCE), n * (1 + TOLERANCE)
+
+
+def over(n: int) -> tuple[float, float]:
+    return n + 1, n * (1 + TOLERANCE)
+
+
+def almost(n: int) -> tuple[float, float]:
+    return n * (1 - TOLERANCE), n
+
+
+GOT_IN = ("crossed", "detained")
+PUBLISHED: tuple[PublishedFigure, ...] = (
+    PublishedFigure(
+        "lt_turned_away_2024", "turned away around 350 migrants between January 1 and July 26",
+        ARTICLE_2024, "LT", None, "turn_back", "persons", JAN_JUL_2024, *around(350),
+    ),
+    PublishedFigure(
+        "lv_by_attempts_2024", "Latvia recorded over 3,000 attempts to cross the border",
+        ARTICLE_2024, "LV", "BY", "crossing_attempt", "events", JAN_JUL_2024, *over(3_000),
+    ),
+    PublishedFigure(
+        "pl_by_attempts_2024", "Poland recorded 21,000 such cases",
+        ARTICLE_2024, "PL", "BY", "crossing_attempt", "events", JAN_JUL_2024, *around(21_000),
+    ),
+    PublishedFigure(
+        "lt_by_crossed_2021_ytd",
+        "people who illegally crossed the Lithuanian-Belarusian border this year is almost 4,200",
+        ARTICLE_2021, "LT", "BY", "crossing_attempt", "persons", YTD_2021, *almost(4_200),
+        outcomes=GOT_IN,
+    ),
+    PublishedFigure(
+        "lt_by_detained_2020", "compared to 81 detained migrants in 2020",
+        ARTICLE_2021, "LT", "BY", "crossing_attempt", "persons",
+        (date(2020, 1, 1), date(2020, 12, 31)), *around(81), outcomes=GOT_IN,
+    ),
+    PublishedFigure(
+        "lt_not_admitted_2021_ytd", "more than 1,500 people have not been admitted",
+        ARTICLE_2021, "LT", None, "turn_back", "persons", YTD_2021, *over(1_500),
+    ),
+)  # fmt: skip
+YTD_2021_UNMET = {
+    "lt_not_admitted_2021_ytd": (
+        "issue 11 point 8: the 2021 report's figures are year to date at 25 August 2021, but "
+        "the scenario spreads its 1,540 turn-backs over August-December 2021 (a full-year "
+        "reading), so by 24 August it has turned back about a fifth of them"
+    ),
+}
+
+
+def measured(a: Analysis, figure: PublishedFigure) -> int:
+    """Count generated events (or persons) the way the report counts them."""
+    counter = a.persons_reported if figure.unit == "persons" else a.reports
+    first, last = (d.isoformat() for d in figure.window)
+    return sum(
+        n
+        for (country, neighbour, kind, outcome, day), n in counter.items()
+        if country == figure.country
+        and (figure.neighbour is None or neighbour == figure.neighbour)
+        and kind == figure.event_type
+        and (figure.outcomes is None or outcome in figure.outcomes)
+        and first <= day <= last
+    )
+
+
+@pytest.mark.parametrize(
+    "figure",
+    [
+        pytest.param(
+            f,
+            marks=[pytest.mark.xfail(reason=YTD_2021_UNMET[f.key], strict=True)]
+            if f.key in YTD_2021_UNMET
+            else [],
+            id=f.key,
+        )
+        for f in PUBLISHED
+    ],
+)
+def test_baltic_2024_reproduces_the_published_figure(
+    baltic: Analysis, figure: PublishedFigure
+) -> None:
+    value = measured(baltic, figure)
+    assert figure.low <= value <= figure.high, (
+        f"{figure.key}: generated {value}, published '{figure.quote}' ({figure.source}) "
+        f"accepts {figure.low:.0f}..{figure.high:.0f}"
+    )
+
+
+def test_published_figures_hold_for_another_seed() -> None:
+    other = analyse(get_scenario("baltic-2024"), seed=7, validate=False)
+    for figure in PUBLISHED:
+        if figure.key in YTD_2021_UNMET:
+            continue
+        value = measured(other, figure)
+        assert figure.low <= value <= figure.high, (figure.key, value)
 
 
 def test_2021_was_the_crisis_year_and_2020_quiet(baltic: Analysis) -> None:

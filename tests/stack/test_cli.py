@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from marchwarden.settings import Settings
 
 CLI = [sys.executable, "-m", "marchwarden.cli"]
@@ -63,3 +66,9 @@ def test_invalid_configuration_is_one_clear_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "invalid configuration" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_faust_exactly_once_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValidationError, match="exactly_once is not offered"):
+        Settings(processing_guarantee="exactly_once")
+    assert Settings().processing_guarantee == "at_least_once"

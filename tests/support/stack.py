@@ -112,7 +112,8 @@ class WorkerProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 60.0) -> WorkerProcess:
+    def start(self, timeout: float = 60.0, wait: bool = True) -> WorkerProcess:
+        """Start the worker; with `wait`, return once /health says 200 (fail if it died)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / f"worker-{int(time.time() * 1000)}.log"
         log = open(self.log_path, "wb")  # noqa: SIM115
@@ -136,10 +137,15 @@ class WorkerProcess:
             preexec_fn=die_with_parent,
         )
         log.close()
+        if wait:
+            self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        assert self.process is not None
         wait_until(self.healthy_or_dead, timeout, f"worker on :{self.web_port} to be healthy")
         if self.process.poll() is not None:
             raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.log()}")
-        return self
 
     def healthy_or_dead(self) -> bool:
         assert self.process is not None
@@ -174,6 +180,62 @@ class WorkerProcess:
             proc.kill()
             proc.wait(timeout)
             raise AssertionError("worker did not stop within the timeout") from None
+
+
+@dataclass
+class ClickHouseServer:
+    """tests/support/clickhouse_http.py as a child process: HTTP, a user and a password."""
+
+    directory: Path
+    port: int
+    user: str = "marchwarden"
+    password: str = field(default_factory=lambda: "pw-" + uuid.uuid4().hex)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "clickhouse_http.log"
+
+    def env(self) -> dict[str, str]:
+        """What a worker needs to use this server: the DSN, the user and the password."""
+        return {
+            "MARCHWARDEN_CLICKHOUSE_DSN": self.url,
+            "MARCHWARDEN_CLICKHOUSE_USER": self.user,
+            "MARCHWARDEN_CLICKHOUSE_PASSWORD": self.password,
+        }
+
+    def start(self, timeout: float = 60.0) -> None:
+        env = dict(
+            os.environ, CLICKHOUSE_TEST_USER=self.user, CLICKHOUSE_TEST_PASSWORD=self.password
+        )
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.support.clickhouse_http",
+                 "--path", str(self.directory / "data"), "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent,
+            )  # fmt: skip
+
+        def up() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(self.log_path.read_text(errors="replace")[-3000:])
+            try:
+                with urllib.request.urlopen(self.url + "/ping", timeout=2) as answer:
+                    return bool(answer.status == 200)
+            except (urllib.error.URLError, OSError):
+                return False
+
+        wait_until(up, timeout, f"the ClickHouse HTTP server on :{self.port}")
+
+    def stop(self) -> None:
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
 
 
 def event(

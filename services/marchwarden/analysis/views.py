@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
+from clickhouse_connect.driver.exceptions import ClickHouseError
 from faust.web import Request, Response, View
 
 from marchwarden.analysis.reports import report_from_request
-from marchwarden.history.store import ReadOnlyViolation
+from marchwarden.history.store import HistoryUnavailable, ReadOnlyViolation
 
 if TYPE_CHECKING:
     from marchwarden.worker import WorkerContext
+
+log = logging.getLogger(__name__)
 
 
 def _jsonable(value: Any) -> Any:
@@ -23,6 +27,12 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _refused(exc: BaseException, status: int = 400) -> dict[str, Any]:
+    reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    log.info("history request refused (%d): %s", status, reason[:300])
+    return {"error": reason}
+
+
 def register_history_views(ctx: WorkerContext) -> None:
     app = ctx.app
 
@@ -30,25 +40,36 @@ def register_history_views(ctx: WorkerContext) -> None:
         columns, rows = await ctx.store.aquery(sql, parameters, readonly=True)
         return {"columns": columns, "rows": [[_jsonable(v) for v in row] for row in rows]}
 
+    # Expected refusals answer 400/403 with the reason (and are logged); anything else is a
+    # bug, which Faust's web server logs with its traceback and answers with 500.
     @app.page("/history/sql")
     class HistorySql(View):
         async def post(self, request: Request) -> Response:
-            body = await request.json()
             try:
-                return self.json(await run(str(body["sql"]), body.get("parameters")))
+                body = await request.json()
+                sql = str(body["sql"])
+            except (ValueError, KeyError, TypeError) as exc:
+                return self.json(
+                    _refused(ValueError(f"expected {{'sql': ...}}: {exc}")), status=400
+                )
+            try:
+                return self.json(await run(sql, body.get("parameters")))
             except ReadOnlyViolation as exc:
-                return self.json({"error": str(exc)}, status=403)
-            except Exception as exc:
-                return self.json({"error": str(exc).strip().splitlines()[0]}, status=400)
+                return self.json(_refused(exc, 403), status=403)
+            except (ClickHouseError, HistoryUnavailable) as exc:
+                return self.json(_refused(exc), status=400)
 
     @app.page("/history/report")
     class HistoryReport(View):
         async def post(self, request: Request) -> Response:
-            body = await request.json()
             try:
+                body = await request.json()
                 report = report_from_request(body)
+            except (ValueError, KeyError, TypeError) as exc:
+                return self.json(_refused(exc), status=400)
+            try:
                 return self.json(
                     {"title": report.title, **await run(report.sql, report.parameters)}
                 )
-            except Exception as exc:
-                return self.json({"error": str(exc).strip().splitlines()[0]}, status=400)
+            except (ClickHouseError, HistoryUnavailable) as exc:
+                return self.json(_refused(exc), status=400)

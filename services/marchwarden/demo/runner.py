@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ from marchwarden.analysis.access import call_worker
 from marchwarden.embedded.tansu import TansuBroker, free_port
 from marchwarden.settings import Settings
 
+log = logging.getLogger(__name__)
 MARKER = ".marchwarden-demo"
 LEVEL_STYLE = {"low": "green", "medium": "yellow", "high": "bold orange1", "critical": "bold red"}
 
@@ -274,10 +277,33 @@ class Demo:
             rows: list[list[Any]] = answer[1]["rows"]
             return rows
 
-        chart = None
-        with contextlib.suppress(Exception):
-            chart = draw_chart(_parsing(query), self.directory / "summary.png")
-        return {"summary": summarise(query), "chart": chart}
+        summary = summarise(query)
+        path = self.directory / "summary.png"
+        try:
+            chart = draw_chart(_parsing(query), path)
+        except Exception as exc:  # the chart is an extra: say why it is missing, keep the rest
+            chart = None
+            self._report_failure(f"chart not written to {path}", exc)
+        else:
+            if chart is None:
+                self._report_failure(
+                    f"chart not written to {path}", ImportError("matplotlib is not installed")
+                )
+        return {"summary": summary, "chart": chart}
+
+    def _report_failure(self, what: str, exc: BaseException) -> None:
+        """Tell the user in one line and keep the traceback in the demo's log."""
+        log_path = self.directory / "logs" / "demo.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("a") as out:
+            out.write(f"{datetime.now().isoformat()} {what}\n")
+            traceback.print_exception(exc, file=out)
+        log.debug("%s", what, exc_info=exc)
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0][:200]
+        self.console.print(
+            f"[yellow]{what}[/]: {type(exc).__name__}: {reason} (details in {log_path})",
+            highlight=False,
+        )
 
 
 def _parsing(query: Any) -> Any:

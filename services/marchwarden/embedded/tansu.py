@@ -67,7 +67,8 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
 def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     # If the parent is killed (even with SIGKILL) the kernel sends the broker SIGTERM,
     # so an embedded broker never outlives the command that started it.
-    with contextlib.suppress(Exception):
+    # Not on Linux (no libc.so.6 or no prctl): the broker is then only stopped explicitly.
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     os.setpgrp()
 

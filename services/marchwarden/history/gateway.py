@@ -14,35 +14,49 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
 from aiohttp import web
-from clickhouse_connect.driver.exceptions import DatabaseError
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
 
-from marchwarden.history.store import HistoryStore, ReadOnlyViolation
+from marchwarden.history.store import HistoryStore, HistoryUnavailable, ReadOnlyViolation
 
 log = logging.getLogger(__name__)
 SCHEME = "mwhistory://"
 
 
 def encode_value(value: Any) -> Any:
+    """A JSON-safe form of one ClickHouse value; decode_value restores the Python type."""
     if isinstance(value, datetime):
         return {"$dt": value.isoformat()}
+    if isinstance(value, date):
+        # Date columns (toStartOfMonth, events_daily.day): a plain date is not JSON.
+        return {"$d": value.isoformat()}
     if isinstance(value, (bytes, bytearray)):
         return {"$b": base64.b64encode(value).decode()}
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, (list, tuple)):
         return [encode_value(v) for v in value]
-    return value
+    if isinstance(value, dict):
+        return {str(k): encode_value(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    # IPv4/IPv6 addresses and other ClickHouse types arrive as their text form.
+    return str(value)
 
 
 def decode_value(value: Any) -> Any:
     if isinstance(value, dict):
         if "$dt" in value:
             return datetime.fromisoformat(value["$dt"])
+        if "$d" in value:
+            return date.fromisoformat(value["$d"])
         if "$b" in value:
             return base64.b64decode(value["$b"])
     if isinstance(value, list):
@@ -167,7 +181,16 @@ def encode_value_map(values: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def create_gateway_app(store: HistoryStore) -> web.Application:
-    """aiohttp app exposing one chDB store; every call runs on the store's thread."""
+    """aiohttp app exposing one chDB store; every call runs on the store's thread.
+
+    ClickHouse's refusals (bad SQL, a missing table) go back to the caller as 400 with the
+    reason, and into this process's log; anything else is a bug: aiohttp logs the traceback
+    and answers 500, which the caller raises as a DatabaseError.
+    """
+
+    def refused(what: str, exc: Exception) -> web.Response:
+        log.warning("history %s refused: %s", what, str(exc).strip().splitlines()[0][:300])
+        return web.json_response({"error": str(exc)}, status=400)
 
     async def ping(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -184,8 +207,8 @@ def create_gateway_app(store: HistoryStore) -> web.Application:
             return web.json_response(
                 {"error": f"Cannot execute query in readonly mode: {exc}"}, status=403
             )
-        except Exception as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+        except (ClickHouseError, HistoryUnavailable) as exc:
+            return refused("query", exc)
         return web.json_response(
             {"columns": columns, "rows": [encode_value(list(r)) for r in rows]}
         )
@@ -194,8 +217,8 @@ def create_gateway_app(store: HistoryStore) -> web.Application:
         body = await request.json()
         try:
             result = await store.acommand(body["sql"])
-        except Exception as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+        except (ClickHouseError, HistoryUnavailable) as exc:
+            return refused("command", exc)
         plain = result if isinstance(result, (str, int, float, type(None))) else str(result)
         return web.json_response({"result": plain})
 
@@ -205,8 +228,8 @@ def create_gateway_app(store: HistoryStore) -> web.Application:
         token = (body.get("settings") or {}).get("insert_deduplication_token")
         try:
             await store.ainsert(body["table"], rows, body["columns"], dedup_token=token)
-        except Exception as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+        except (ClickHouseError, HistoryUnavailable) as exc:
+            return refused(f"insert into {body['table']}", exc)
         return web.json_response({"inserted": len(rows)})
 
     app = web.Application(client_max_size=256 * 1024 * 1024)

@@ -74,6 +74,8 @@ class HistorySink:
         self.rows_written = 0
         self.flushes = 0
         self.replays_dropped = 0
+        # The last write failure while it lasts (None once a write succeeds): /health shows it.
+        self.write_error: str | None = None
 
     def add(self, outputs: Outputs) -> None:
         if not outputs:
@@ -115,8 +117,10 @@ class HistorySink:
             while True:
                 try:
                     await self.store.ainsert(table, rows, columns, dedup_token=token)
+                    self.write_error = None
                     break
-                except Exception as exc:
+                except Exception as exc:  # any store failure: logged, shown on /health, retried
+                    self.write_error = f"{table}: {str(exc).strip().splitlines()[0][:300]}"
                     if not retry_forever:
                         raise
                     log.error(

@@ -19,8 +19,12 @@ def register_picture_views(ctx: WorkerContext) -> None:
     class Health(View):
         async def get(self, request: Request) -> Response:
             ready = ctx.is_ready()
-            body = {"status": "ok" if ready else "starting", **ctx.status()}
-            return self.json(body, status=200 if ready else 503)
+            failing = ctx.worker.sink.write_error is not None
+            state = "history_failing" if failing else "ok" if ready else "starting"
+            # Not healthy while history refuses writes: nothing is committed until it accepts.
+            return self.json(
+                {"status": state, **ctx.status()}, status=200 if state == "ok" else 503
+            )
 
     @app.page("/picture")
     class Picture(View):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -105,8 +104,10 @@ async def produce(
     try:
         await asyncio.wait_for(producer.start(), timeout_s)
     except (TimeoutError, KafkaError, OSError) as exc:
-        with contextlib.suppress(Exception):
+        try:
             await producer.stop()
+        except (KafkaError, OSError) as cleanup:  # the start failure below is the news
+            log.debug("closing the producer after a failed start also failed: %s", cleanup)
         raise BrokerUnavailable(
             f"cannot reach the Kafka broker at {settings.bootstrap_servers}: {_one_line(exc)}"
         ) from exc
