@@ -9,10 +9,13 @@ from __future__ import annotations
 import heapq
 import json
 import random
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from marchwarden.contracts.alerts import AlertState
 from marchwarden.picture.agents import partition_of
@@ -161,3 +164,30 @@ def summary(stream: Iterable[dict[str, Any]]) -> list[tuple[str, int, str, str, 
         )
         for s in stream
     ]
+
+
+async def read_topic(bootstrap: str, topic: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """Every message of `topic` up to its current end, decoded as JSON, in partition order."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # loads the cluster metadata
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            raise AssertionError(f"topic {topic} does not exist")
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        values: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out reading {topic} to its end {ends}")
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                values += [json.loads(m.value) for m in messages]
+        return values
+    finally:
+        await consumer.stop()
