@@ -8,10 +8,9 @@ written (history rows, dead letters, alert states). The worker flushes those out
 from __future__ import annotations
 
 import base64
-import heapq
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -264,57 +263,56 @@ class PictureEngine:
     def ingest(
         self, records: Iterable[Record], received_at: datetime | None = None
     ) -> float | None:
-        """Apply a batch of raw records in order; returns the latest event time among them, if any."""
-        # One wall-clock reading per batch: its advance within a batch is negligible.
-        now = self.wall_clock()
-        received = received_at or _utc(now)
-        head: float | None = None
-        for record in records:
-            decoded = self._decode(record, now, received)
-            if decoded is not None:
-                epoch = self._apply(decoded, record, now, received)
-                if epoch is not None and (head is None or epoch > head):
-                    head = epoch
-        return head
+        """Apply the records of one partition in order; returns their latest event time, if any."""
+        return self.ingest_partitions({0: records}, received_at)[0]
 
     def ingest_partitions(
-        self, batch: Mapping[PartitionKey, Sequence[Record]], received_at: datetime | None = None
+        self, batch: Mapping[PartitionKey, Iterable[Record]], received_at: datetime | None = None
     ) -> dict[PartitionKey, float | None]:
         """Apply the records of several partitions merged by event time, each partition in order.
 
         Returns the latest event time applied from each partition (None: no valid event).
         Applied one partition after the other, a batch let one stream of a section run far
         ahead of the section's other streams (a 5,000-record batch of a compressed replay
-        spans weeks of event time): the rules then saw that much time pass before the other
-        streams' reports of the same hours, and which partition came first in the batch
-        decided the alerts. Merged, the streams of a batch advance together.
+        spans weeks of event time): the rules saw that much time pass before the other
+        streams' reports of the same hours were read, and which partition came first in the
+        batch decided the alerts. Merged, the streams of a batch advance together.
         """
+        # One wall-clock reading per batch: its advance within a batch is negligible.
         now = self.wall_clock()
         received = received_at or _utc(now)
-        runs = []
+        merged: list[tuple[float, float, PartitionKey, BorderEvent, Record]] = []
         for key, records in batch.items():
-            run = []
+            running = float("-inf")
             for record in records:
                 decoded = self._decode(record, now, received)
                 if decoded is not None:
-                    run.append((decoded.occurred_at.timestamp(), key, decoded, record))
-            runs.append(run)
+                    epoch, event = decoded
+                    if epoch > running:
+                        running = epoch
+                    merged.append((running, epoch, key, event, record))
+        # A stable sort on each partition's running latest event time interleaves the
+        # partitions by event time and keeps each one's own order (an out-of-order report
+        # stays behind its predecessors, as lateness is judged in stream order).
+        merged.sort(key=itemgetter(0))
         heads: dict[PartitionKey, float | None] = dict.fromkeys(batch)
-        for _, key, decoded, record in heapq.merge(*runs, key=itemgetter(0)):
-            epoch = self._apply(decoded, record, now, received)
-            if epoch is not None:
+        for _, epoch, key, event, record in merged:
+            if self._apply(event, epoch, record, now, received):
                 head = heads[key]
                 if head is None or epoch > head:
                     heads[key] = epoch
         return heads
 
-    def _decode(self, record: Record, now: float, received: datetime) -> BorderEvent | None:
-        """The record's event, or None after dead-lettering it (invalid, or from the future)."""
+    def _decode(
+        self, record: Record, now: float, received: datetime
+    ) -> tuple[float, BorderEvent] | None:
+        """The record's event time and event, or None after dead-lettering it."""
         decoded = decode_event(record.value, self.max_bytes)
         if isinstance(decoded, Rejection):
             self._dead_letter(record, decoded.kind, decoded.reason, received)
             return None
-        if decoded.occurred_at.timestamp() > now + MAX_FUTURE_SKEW_S:
+        epoch = decoded.occurred_at.timestamp()
+        if epoch > now + MAX_FUTURE_SKEW_S:
             self._dead_letter(
                 record,
                 "invalid",
@@ -322,17 +320,16 @@ class PictureEngine:
                 received,
             )
             return None
-        return decoded
+        return epoch, decoded
 
     def _apply(
-        self, decoded: BorderEvent, record: Record, now: float, received: datetime
-    ) -> float | None:
-        """Apply one decoded event; returns its event time, or None for a duplicate."""
+        self, decoded: BorderEvent, epoch: float, record: Record, now: float, received: datetime
+    ) -> bool:
+        """Apply one decoded event; False for a duplicate."""
         event_id = decoded.event_id.lower()
         if event_id in self.seen:
             self.duplicates += 1
-            return None
-        epoch = decoded.occurred_at.timestamp()
+            return False
         self.seen[event_id] = int(epoch // 60)
         section = decoded.section_id
         stream = (record.topic, section)
@@ -363,7 +360,7 @@ class PictureEngine:
                 self._apply_indicator(decoded)
         self.accepted += 1
         self.outputs.events.append(self._history_row(decoded, record, late, received))
-        return epoch
+        return True
 
     def _apply_attempt(
         self, attempt: CrossingAttempt, event_id: str, epoch: float, watermark: float, now: float
