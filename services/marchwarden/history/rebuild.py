@@ -60,39 +60,49 @@ async def rebuild_engine(
     if sections is not None:
         engine.owned = set(sections)
     flt = section_filter(sections)
+    # Each clock is restored with the wall time its latest event was received at, as the
+    # engine had it: whether that event arrived live decides whether the clock advances with
+    # the wall clock (PictureEngine._clock), so a replayed history stays on event time.
     _, streams = await store.aquery(
         "SELECT topic, section_id, toUnixTimestamp64Milli(max(occurred_at)), "
-        f"toUnixTimestamp64Milli(min(occurred_at)), count() FROM events WHERE late = 0 {flt} "
-        "GROUP BY topic, section_id"
+        "toUnixTimestamp64Milli(min(occurred_at)), count(), "
+        "toUnixTimestamp64Milli(argMax(ingested_at, occurred_at)) "
+        f"FROM events WHERE late = 0 {flt} GROUP BY topic, section_id"
     )
     total = sum(int(r[4]) for r in streams)
     if not total:
         await _restore_alerts(engine, store, sections)
         return {"events": 0, "seconds": time.perf_counter() - started}
-    now = engine.wall_clock()
-    for topic, section, max_ms, min_ms, _ in streams:
+    for topic, section, max_ms, min_ms, _, seen_ms in streams:
         if section not in engine.counters:
             continue
-        latest = max_ms / 1000.0
+        latest, seen = max_ms / 1000.0, seen_ms / 1000.0
         engine.stream_max[(topic, section)] = latest
-        engine.stream_wall[(topic, section)] = now
+        engine.stream_wall[(topic, section)] = seen
         if latest > engine.section_max.get(section, float("-inf")):
             engine.section_max[section] = latest
-            engine.section_wall[section] = now
+            engine.section_wall[section] = seen
         first = min_ms / 1000.0
         if engine.history_start is None or first < engine.history_start:
             engine.history_start = first
-    _, attempts = await store.aquery(
-        "SELECT section_id, toUnixTimestamp64Milli(max(occurred_at)) FROM events "
-        f"WHERE late = 0 AND event_type = 'crossing_attempt' {flt} GROUP BY section_id"
+    _, kinds = await store.aquery(
+        "SELECT section_id, event_type, toUnixTimestamp64Milli(max(occurred_at)), "
+        "toUnixTimestamp64Milli(argMax(ingested_at, occurred_at)) FROM events "
+        f"WHERE late = 0 AND event_type IN ('crossing_attempt', 'indicator') {flt} "
+        "GROUP BY section_id, event_type"
     )
-    for section, max_ms in attempts:
+    for section, event_type, max_ms, seen_ms in kinds:
         if section in engine.counters:
-            engine.attempt_max[section] = max_ms / 1000.0
-            engine.attempt_wall[section] = now
+            clock, wall = (
+                (engine.attempt_max, engine.attempt_wall)
+                if event_type == "crossing_attempt"
+                else (engine.indicator_max, engine.indicator_wall)
+            )
+            clock[section] = max_ms / 1000.0
+            wall[section] = seen_ms / 1000.0
     # Each section needs its own reach: 7 d windows plus lateness, and 28 d for the baseline.
     reach = engine.rules.allowed_lateness_s + LONGEST_WINDOW_MIN * 60 + 60
-    base_reach = (engine.rules.baseline_days + 1) * 86400
+    base_reach = (engine.rules.baseline_days + 1) * 86400 + engine.rules.allowed_lateness_s
     minute_ranges = since_each(engine.section_max, reach)
     hour_ranges = since_each(engine.section_max, base_reach)
     _, buckets = await store.aquery(

@@ -185,19 +185,22 @@ class PictureWorker(Service):
 
     def process(self, batch: dict[TopicPartition, list[Any]]) -> None:
         commands = self.topics.routed_commands
+        # aiokafka's records already carry topic, partition, offset, key and value: the
+        # engine reads them as they are (no copy per message). The input partitions of the
+        # batch are applied together, merged by event time (see ingest_partitions).
+        inputs: dict[TopicPartition, list[Any]] = {}
         for tp, messages in batch.items():
             if not messages:
                 continue
-            # aiokafka's records already carry topic, partition, offset, key and value:
-            # the engine reads them as they are (no copy per message).
-            records: list[Any] = messages
             if tp.topic == commands:
-                for record in records:
+                for record in messages:
                     self.engine.apply_command_record(record)
             else:
-                self.aligner.advanced(tp, self.engine.ingest(records))
+                inputs[tp] = messages
             self.pending_offsets[tp] = messages[-1].offset + 1
             self.next_offset[tp] = messages[-1].offset + 1
+        for tp, head in self.engine.ingest_partitions(inputs).items():
+            self.aligner.advanced(tp, head)
         self.engine.evaluate()
 
     async def align(self) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeVar
 
 from marchwarden.alerts import lifecycle
 from marchwarden.alerts.equipment import StockLedger, allocate
@@ -93,6 +94,8 @@ EVIDENCE_EVENT_IDS = 20
 # push the watermark forward and make every honest report "late".
 MAX_FUTURE_SKEW_S = 3600.0
 RESOLVED_ALERTS_KEPT = 10_000
+BorderEvent = CrossingAttempt | TurnBack | Indicator
+PartitionKey = TypeVar("PartitionKey", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,9 @@ class PictureEngine:
         # report kinds of the section may be ahead during a replay and would age the window.
         self.attempt_max: dict[str, float] = {}
         self.attempt_wall: dict[str, float] = {}
+        # Indicators lapse on their own stream's clock (see `expiry_clock`).
+        self.indicator_max: dict[str, float] = {}
+        self.indicator_wall: dict[str, float] = {}
         self.stream_max: dict[tuple[str, str], float] = {}
         self.stream_wall: dict[tuple[str, str], float] = {}
         self.history_start: float | None = None
@@ -179,32 +185,60 @@ class PictureEngine:
         self.rejected = 0
 
     # ------------------------------------------------------------------ time
-    def watermark(self, section: str | None = None, now: float | None = None) -> float:
-        """Event-time 'now' of a section: its latest event time, advanced by the wall time since.
+    def _clock(self, latest: float, seen_at: float, now: float) -> float:
+        """Event time `latest`, advanced by the wall time since it was seen if the data is live.
 
-        Advancing with the wall clock lets a section that goes quiet still resolve its
-        surge and expire its indicators; in a compressed replay the advance is negligible.
+        The wall clock stands in for event time only for data read as it happens, so that a
+        quiet section still resolves its surge and expires its indicators. Data that was
+        already more than the allowed lateness old when it arrived is a replay of history (a
+        compressed scenario, a backfill): its clocks move with its events only. Advancing
+        them with the wall clock made the alerts depend on how fast the replay ran and where
+        the batches ended (wall seconds read as event seconds), not on the events.
+        """
+        if seen_at - latest > self.rules.allowed_lateness_s:
+            return latest
+        return latest + max(0.0, now - seen_at)
+
+    def watermark(self, section: str | None = None, now: float | None = None) -> float:
+        """Event-time 'now' of a section: its latest event time (advanced by wall time if live).
+
         Without a section: the latest of all sections (for display).
         """
         if now is None:
             now = self.wall_clock()
-        if section is None:
+        latest = None if section is None else self.section_max.get(section)
+        if section is None or latest is None:
             marks = [self.watermark(s, now) for s in self.section_max]
             return max(marks) if marks else now
-        latest = self.section_max.get(section)
-        if latest is None:
-            marks = [self.watermark(s, now) for s in self.section_max]
-            return max(marks) if marks else now
-        return latest + max(0.0, now - self.section_wall[section])
+        return self._clock(latest, self.section_wall[section], now)
 
     def surge_clock(self, section: str, now: float | None = None) -> float:
-        """Event-time 'now' of the surge rule: the section's latest attempt, advanced by wall time."""
+        """Event-time 'now' of the surge rule: the section's latest attempt (see `_clock`)."""
         if now is None:
             now = self.wall_clock()
         latest = self.attempt_max.get(section)
         if latest is None:
             return self.watermark(section, now)
-        return latest + max(0.0, now - self.attempt_wall[section])
+        return self._clock(latest, self.attempt_wall[section], now)
+
+    def expiry_clock(self, section: str, now: float | None = None) -> float:
+        """Event time up to which the section's lit indicators are known to have lapsed.
+
+        An indicator lapses at valid_until unless a report of its own stream (indicators x
+        section: one partition, in order) cleared or renewed it before then. Once that stream
+        has passed valid_until, no such report can come any more. The section's other streams
+        (crossings, turn-backs: other partitions) say so only when they are a full allowed
+        lateness past it, since a report may arrive that far behind them; expiring on their
+        clock alone made a clear that arrived after a crossing from later in the day lose to
+        the expiry (LT-RU-01 in baltic-2024: resolved at valid_until instead of at the clear).
+        """
+        if now is None:
+            now = self.wall_clock()
+        others = self.watermark(section, now) - self.rules.allowed_lateness_s
+        latest = self.indicator_max.get(section)
+        if latest is None:
+            return others
+        return max(others, self._clock(latest, self.indicator_wall[section], now))
 
     def _stream_watermark(self, stream: tuple[str, str], now: float | None = None) -> float | None:
         latest = self.stream_max.get(stream)
@@ -212,7 +246,7 @@ class PictureEngine:
             return None
         if now is None:
             now = self.wall_clock()
-        return latest + max(0.0, now - self.stream_wall[stream])
+        return self._clock(latest, self.stream_wall[stream], now)
 
     def _advance(self, stream: tuple[str, str], epoch: float, now: float) -> None:
         mark = self._stream_watermark(stream, now)
@@ -221,7 +255,7 @@ class PictureEngine:
             self.stream_wall[stream] = now
         section = stream[1]
         latest = self.section_max.get(section)
-        if latest is None or epoch > latest + max(0.0, now - self.section_wall[section]):
+        if latest is None or epoch > self._clock(latest, self.section_wall[section], now):
             self.section_max[section] = epoch
             self.section_wall[section] = now
 
@@ -229,80 +263,142 @@ class PictureEngine:
     def ingest(
         self, records: Iterable[Record], received_at: datetime | None = None
     ) -> float | None:
-        """Apply a batch of raw records; returns the latest event time among them, if any."""
+        """Apply the records of one partition in order; returns their latest event time, if any."""
+        return self.ingest_partitions({0: records}, received_at)[0]
+
+    def ingest_partitions(
+        self, batch: Mapping[PartitionKey, Iterable[Record]], received_at: datetime | None = None
+    ) -> dict[PartitionKey, float | None]:
+        """Apply the records of several partitions merged by event time, each partition in order.
+
+        Returns the latest event time applied from each partition (None: no valid event).
+        Applied one partition after the other, a batch let one stream of a section run far
+        ahead of the section's other streams (a 5,000-record batch of a compressed replay
+        spans weeks of event time): the rules saw that much time pass before the other
+        streams' reports of the same hours were read, and which partition came first in the
+        batch decided the alerts. Merged, the streams of a batch advance together.
+        """
         # One wall-clock reading per batch: its advance within a batch is negligible.
         now = self.wall_clock()
         received = received_at or _utc(now)
-        head: float | None = None
-        for record in records:
-            decoded = decode_event(record.value, self.max_bytes)
-            if isinstance(decoded, Rejection):
-                self._dead_letter(record, decoded.kind, decoded.reason, received)
-                continue
-            event_id = decoded.event_id.lower()
-            if event_id in self.seen:
-                self.duplicates += 1
-                continue
-            epoch = decoded.occurred_at.timestamp()
-            if epoch > now + MAX_FUTURE_SKEW_S:
-                self._dead_letter(
-                    record,
-                    "invalid",
-                    f"occurred_at {decoded.occurred_at.isoformat()} is in the future",
-                    received,
-                )
-                continue
-            self.seen[event_id] = int(epoch // 60)
-            if head is None or epoch > head:
-                head = epoch
-            section = decoded.section_id
-            stream = (record.topic, section)
-            # Lateness is judged per stream (topic x section) against the latest event time
-            # seen on that stream: those events share a partition and arrive in order, so a
-            # partition that another one outruns is never mistaken for late reports.
-            stream_mark = self._stream_watermark(stream, now)
-            late = stream_mark is not None and epoch < stream_mark - self.rules.allowed_lateness_s
-            if late:
-                self.late += 1
+        merged: list[tuple[float, float, PartitionKey, BorderEvent, Record]] = []
+        for key, records in batch.items():
+            running = float("-inf")
+            for record in records:
+                decoded = self._decode(record, now, received)
+                if decoded is not None:
+                    epoch, event = decoded
+                    if epoch > running:
+                        running = epoch
+                    merged.append((running, epoch, key, event, record))
+        # A stable sort on each partition's running latest event time interleaves the
+        # partitions by event time and keeps each one's own order (an out-of-order report
+        # stays behind its predecessors, as lateness is judged in stream order).
+        merged.sort(key=itemgetter(0))
+        heads: dict[PartitionKey, float | None] = dict.fromkeys(batch)
+        for _, epoch, key, event, record in merged:
+            if self._apply(event, epoch, record, now, received):
+                head = heads[key]
+                if head is None or epoch > head:
+                    heads[key] = epoch
+        return heads
+
+    def _decode(
+        self, record: Record, now: float, received: datetime
+    ) -> tuple[float, BorderEvent] | None:
+        """The record's event time and event, or None after dead-lettering it."""
+        decoded = decode_event(record.value, self.max_bytes)
+        if isinstance(decoded, Rejection):
+            self._dead_letter(record, decoded.kind, decoded.reason, received)
+            return None
+        epoch = decoded.occurred_at.timestamp()
+        if epoch > now + MAX_FUTURE_SKEW_S:
+            self._dead_letter(
+                record,
+                "invalid",
+                f"occurred_at {decoded.occurred_at.isoformat()} is in the future",
+                received,
+            )
+            return None
+        return epoch, decoded
+
+    def _apply(
+        self, decoded: BorderEvent, epoch: float, record: Record, now: float, received: datetime
+    ) -> bool:
+        """Apply one decoded event; False for a duplicate."""
+        event_id = decoded.event_id.lower()
+        if event_id in self.seen:
+            self.duplicates += 1
+            return False
+        self.seen[event_id] = int(epoch // 60)
+        section = decoded.section_id
+        stream = (record.topic, section)
+        # Lateness is judged per stream (topic x section) against the latest event time
+        # seen on that stream: those events share a partition and arrive in order, so a
+        # partition that another one outruns is never mistaken for late reports.
+        stream_mark = self._stream_watermark(stream, now)
+        late = stream_mark is not None and epoch < stream_mark - self.rules.allowed_lateness_s
+        if late:
+            self.late += 1
+        else:
+            self._advance(stream, epoch, now)
+            watermark = self.watermark(section, now)
+            if self.history_start is None or epoch < self.history_start:
+                # The baseline counts observed hours from the earliest accepted event,
+                # as a rebuild from history (min(occurred_at)) does.
+                self.history_start = epoch
+                self.baseline_cache.clear()
+            self.touched.add(section)
+            if isinstance(decoded, CrossingAttempt):
+                self._apply_attempt(decoded, event_id, epoch, watermark, now)
+            elif isinstance(decoded, TurnBack):
+                self.counters[section].add_turn_back(epoch, decoded.persons)
             else:
-                self._advance(stream, epoch, now)
-                watermark = self.watermark(section, now)
-                if self.history_start is None or epoch < self.history_start:
-                    # The baseline counts observed hours from the earliest accepted event,
-                    # as a rebuild from history (min(occurred_at)) does.
-                    self.history_start = epoch
-                    self.baseline_cache.clear()
-                self.touched.add(section)
-                if isinstance(decoded, CrossingAttempt):
-                    if epoch > self.attempt_max.get(section, float("-inf")):
-                        self.attempt_max[section] = epoch
-                        self.attempt_wall[section] = now
-                    counters = self.counters[section]
-                    counters.add_attempt(epoch, decoded.persons, decoded.outcome)
-                    self.recent_attempts[section].append(event_id)
-                    if epoch < (minute_of(watermark) // 60) * 3600:
-                        self.baseline_cache.pop(section, None)
-                    # A busy section is evaluated at once, not only at the end of the batch:
-                    # a compressed replay packs days into one batch, and a surge inside it
-                    # would otherwise be gone from the last hour before the rules ran.
-                    # The last two clock hours bound any 60-minute window from above, so the
-                    # exact sum over minute buckets runs only when the section may be busy.
-                    hour = int(epoch // 3600)
-                    hourly = counters.hourly_attempts
-                    floor = self.rules.surge_min_attempts
-                    if hourly.get(hour, 0) + hourly.get(hour - 1, 0) >= floor:
-                        end = int(epoch // 60) + 1
-                        if section in self.owned and counters.attempts_in(end - 60, end) >= floor:
-                            self._evaluate_surge(section, self.surge_clock(section, now))
-                elif isinstance(decoded, TurnBack):
-                    self.counters[section].add_turn_back(epoch, decoded.persons)
-                else:
-                    self._apply_indicator(decoded)
-            self.accepted += 1
-            self.outputs.events.append(self._history_row(decoded, record, late, received))
-        return head
+                if epoch > self.indicator_max.get(section, float("-inf")):
+                    self.indicator_max[section] = epoch
+                    self.indicator_wall[section] = now
+                self._apply_indicator(decoded)
+        self.accepted += 1
+        self.outputs.events.append(self._history_row(decoded, record, late, received))
+        return True
+
+    def _apply_attempt(
+        self, attempt: CrossingAttempt, event_id: str, epoch: float, watermark: float, now: float
+    ) -> None:
+        section = attempt.section_id
+        if epoch > self.attempt_max.get(section, float("-inf")):
+            self.attempt_max[section] = epoch
+            self.attempt_wall[section] = now
+        owned = section in self.owned
+        if owned and (SURGE, section) in self.open_alerts:
+            # Settle an open surge at this attempt's time before counting it: a cool-down that
+            # completed before it resolves here, whatever the batching, instead of at the
+            # end of whichever batch first reached past it (with that batch's count).
+            self._evaluate_surge(section, self.surge_clock(section, now))
+        counters = self.counters[section]
+        counters.add_attempt(epoch, attempt.persons, attempt.outcome)
+        self.recent_attempts[section].append(event_id)
+        if epoch < (minute_of(watermark) // 60) * 3600:
+            self.baseline_cache.pop(section, None)
+        # A busy section is evaluated at once, not only at the end of the batch:
+        # a compressed replay packs days into one batch, and a surge inside it
+        # would otherwise be gone from the last hour before the rules ran.
+        # The last two clock hours bound any 60-minute window from above, so the
+        # exact sum over minute buckets runs only when the section may be busy.
+        hour = int(epoch // 3600)
+        hourly = counters.hourly_attempts
+        floor = self.rules.surge_min_attempts
+        if hourly.get(hour, 0) + hourly.get(hour - 1, 0) >= floor:
+            end = int(epoch // 60) + 1
+            if owned and counters.attempts_in(end - 60, end) >= floor:
+                self._evaluate_surge(section, self.surge_clock(section, now))
 
     def _apply_indicator(self, event: Indicator) -> None:
+        if event.section_id in self.owned:
+            # The indicator stream has reached this report: settle what lapsed before it
+            # first, so a renewal after valid_until resolves the old alert and raises a new
+            # one, as it does when the lapse was already settled on the other streams' clock.
+            self._evaluate_equipment(event.section_id, self.watermark(event.section_id))
         updated = apply_indicator(self.indicators.get(event.indicator_id), event)
         if updated is not None:
             self.indicators[event.indicator_id] = updated
@@ -462,25 +558,40 @@ class PictureEngine:
             self.below_since.pop(section, None)
         else:
             self.below_since[section] = decision.below_since
-        evidence = AlertEvidence(
-            attempts_last_hour=attempts,
-            threshold=round(threshold, 3),
-            baseline_hourly=round(base.hourly_mean, 4),
-            surge_ratio=round(attempts / base.hourly_mean, 2) if base.hourly_mean > 0 else None,
-            event_ids=list(self.recent_attempts[section]),
-        )
         at = _utc(watermark)
         if decision.action == "raise" and decision.level is not None:
+            evidence = self._surge_evidence(section, attempts, base.hourly_mean, threshold)
             self._raise(SURGE, section, decision.level, at, evidence)
         elif decision.action == "escalate" and current and decision.level is not None:
+            evidence = self._surge_evidence(section, attempts, base.hourly_mean, threshold)
             escalated = lifecycle.escalate(current, decision.level, at, evidence)
             if escalated is not None:
                 self._publish(escalated)
         elif decision.action == "resolve" and current is not None:
             # Stamped when the cool-down completed, even if the rule runs later (a quiet
-            # section is only evaluated when its next report arrives or on the timer).
+            # section is only evaluated when its next report arrives or on the timer), and
+            # with the evidence of that moment: the hour before it. The count at the time
+            # the rule ran depended on where the batch ended (1 or 2 attempts in baltic-2024).
             done = watermark if below_since is None else below_since + self.rules.surge_cooldown_s
-            self._publish(lifecycle.resolve(current, _utc(min(watermark, done)), evidence))
+            resolved = min(watermark, done)
+            start, end = window_bounds(resolved - 1, 60)
+            then = self.counters[section].attempts_in(start, end)
+            base_then = self.baseline(section, resolved - 1).hourly_mean
+            evidence = self._surge_evidence(
+                section, then, base_then, surge_threshold(base_then, self.rules)
+            )
+            self._publish(lifecycle.resolve(current, _utc(resolved), evidence))
+
+    def _surge_evidence(
+        self, section: str, attempts: int, baseline: float, threshold: float
+    ) -> AlertEvidence:
+        return AlertEvidence(
+            attempts_last_hour=attempts,
+            threshold=round(threshold, 3),
+            baseline_hourly=round(baseline, 4),
+            surge_ratio=round(attempts / baseline, 2) if baseline > 0 else None,
+            event_ids=list(self.recent_attempts[section]),
+        )
 
     def _dropped_below_at(self, section: str, threshold: float, watermark: float) -> float:
         """Event time at which the hourly count last fell below the threshold.
@@ -510,13 +621,15 @@ class PictureEngine:
         key = (MOVE_EQUIPMENT, section)
         now = _utc(watermark)
         # Expire this section's indicators whose valid_until has passed, on the section's own
-        # clock (another section may be far ahead in event time during a replay).
+        # expiry clock (another section may be far ahead in event time during a replay, and
+        # so may the section's other streams: see `expiry_clock`).
+        lapsed = _utc(self.expiry_clock(section))
         for ind in self.indicators.values():
             if (
                 ind.section_id == section
                 and ind.state == "lit"
                 and ind.valid_until is not None
-                and ind.valid_until <= now
+                and ind.valid_until <= lapsed
             ):
                 ind.state = "expired"
         triggering = [
@@ -608,7 +721,11 @@ class PictureEngine:
         for section, counters in self.counters.items():
             watermark = self.watermark(section)
             keep_minute = minute_of(watermark - self.rules.allowed_lateness_s) - LONGEST_WINDOW_MIN
-            keep_hour = minute_of(watermark) // 60 - self.rules.baseline_days * 24 - 1
+            # Hourly totals feed the baseline at the attempts' clock, which may trail the
+            # section's clock by up to the allowed lateness: keep as far back as for minutes,
+            # or pruning (on a wall-clock timer) would change a later baseline.
+            oldest = minute_of(watermark - self.rules.allowed_lateness_s) // 60
+            keep_hour = oldest - self.rules.baseline_days * 24 - 1
             counters.prune(keep_minute, keep_hour)
         # Ids are needed only within each stream's lateness: anything older is late anyway,
         # and the history sink checks late events against history by id before writing.
