@@ -45,6 +45,27 @@ class RuleSettings(BaseModel):
     critical_requirement_multiple: float = Field(2.0, ge=1)
 
 
+class AnalystLimits(BaseModel):
+    """Ceilings on one analyst query (history sql, reports); a caller may lower them, not raise.
+
+    Analysts share the machine with ingest and the alert rules: a query runs on connections
+    of its own, at the lowest CPU priority, on `max_threads` cores at most, and at most
+    `max_concurrent` run at once.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_execution_time_s: float = Field(30.0, gt=0)
+    max_memory_usage_bytes: int = Field(1024**3, ge=1024**2)
+    max_rows_to_read: int = Field(2_000_000_000, ge=1)
+    max_result_rows: int = Field(100_000, ge=1)
+    max_result_bytes: int = Field(64 * 1024**2, ge=1024)
+    max_threads: int = Field(1, ge=1)
+    max_concurrent: int = Field(2, ge=1)
+    # Linux nice of the threads running analyst queries (ClickHouse os_thread_priority).
+    nice: int = Field(19, ge=0, le=19)
+
+
 class Settings(BaseSettings):
     """Everything Marchwarden reads from its environment (prefix MARCHWARDEN_, nested with __)."""
 
@@ -84,6 +105,7 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(64 * 1024, ge=1)
     topics: TopicNames = TopicNames()
     rules: RuleSettings = RuleSettings()
+    analyst: AnalystLimits = AnalystLimits()
     log_level: str = "INFO"
 
     @field_validator("processing_guarantee", mode="before")
