@@ -108,8 +108,7 @@ def kill_statement(query_id: str) -> str:
         raise ValueError("query ids are 32 hex digits")
     # The KILL statement's own text holds the marker too: it must not match itself.
     return (
-        f"KILL QUERY WHERE query LIKE '%{marker(query_id)}%' "
-        "AND query NOT LIKE 'KILL QUERY%' ASYNC"
+        f"KILL QUERY WHERE query LIKE '%{marker(query_id)}%' AND query NOT LIKE 'KILL QUERY%' ASYNC"
     )
 
 
