@@ -66,6 +66,19 @@ class AnalystLimits(BaseModel):
     nice: int = Field(19, ge=0, le=19)
 
 
+class HealthBounds(BaseModel):
+    """How long each part may lag or stall before /health says so (seconds)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Oldest accepted row not yet in history (a flush normally takes well under a second).
+    history_lag_s: float = Field(30.0, gt=0)
+    # Input waiting on the broker while nothing has been processed for this long.
+    consumer_stall_s: float = Field(30.0, gt=0)
+    # The rule timer runs every second; one run (or the wait for one) longer than this.
+    rule_timer_s: float = Field(10.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything Marchwarden reads from its environment (prefix MARCHWARDEN_, nested with __)."""
 
@@ -106,6 +119,7 @@ class Settings(BaseSettings):
     topics: TopicNames = TopicNames()
     rules: RuleSettings = RuleSettings()
     analyst: AnalystLimits = AnalystLimits()
+    health: HealthBounds = HealthBounds()
     log_level: str = "INFO"
 
     @field_validator("processing_guarantee", mode="before")
