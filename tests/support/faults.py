@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from marchwarden.embedded.tansu import die_with_parent, free_port
 from tests.support.stack import TOPIC_OF, http, wait_until
@@ -133,6 +134,10 @@ class EmbeddedUp:
             proc.wait(timeout)
             raise AssertionError(f"up did not stop within {timeout:.0f} s") from None
 
+    def post_flush(self) -> None:
+        status, body = http("POST", self.url + "/admin/flush", {}, timeout=60)
+        assert status == 200, body
+
     def sql(self, query: str) -> list[list[Any]]:
         status, body = http("POST", self.url + "/history/sql", {"sql": query}, timeout=60)
         assert status == 200, body
@@ -146,6 +151,13 @@ class AckLedger:
     acked: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
     sent: int = 0
+    # (topic, partition) -> the highest offset the broker acknowledged there.
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def record(self, event_id: str, topic: str, partition: int, offset: int) -> None:
+        self.acked.add(event_id)
+        key = (topic, partition)
+        self.offsets[key] = max(offset, self.offsets.get(key, -1))
 
 
 async def send_acked(
@@ -183,12 +195,22 @@ async def send_acked(
                     ledger.failed.add(doc["event_id"])
             for event_id, future in futures:
                 try:
-                    await future
-                    ledger.acked.add(event_id)
+                    stored = await future
+                    ledger.record(event_id, stored.topic, stored.partition, stored.offset)
                 except Exception:
                     ledger.failed.add(event_id)
     finally:
-        try:
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(producer.stop(), 5)
-        except Exception:
-            pass
+
+
+async def forgotten(bootstrap: str, offsets: dict[tuple[str, int], int]) -> int:
+    """How many acknowledged offsets the broker no longer has (a memory-only broker's restart)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(t, p) for t, p in offsets]
+        ends = await consumer.end_offsets(parts)
+    finally:
+        await consumer.stop()
+    return sum(max(0, offsets[(tp.topic, tp.partition)] + 1 - ends.get(tp, 0)) for tp in parts)

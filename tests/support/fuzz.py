@@ -87,14 +87,18 @@ def fuzzed(seed: int, count: int, now: datetime | None = None) -> Iterator[tuple
             text = json.dumps(_valid(rng, now)).encode()
             yield "truncated_json", text[: rng.randint(0, len(text) - 1)]
         elif roll < 0.35:
-            yield "not_an_object", rng.choice(
-                (b"[]", b"1", b'"x"', b"null", b"true", _deep(rng.randint(10, 5000)))
+            yield (
+                "not_an_object",
+                rng.choice((b"[]", b"1", b'"x"', b"null", b"true", _deep(rng.randint(10, 5000)))),
             )
         elif roll < 0.4:
             yield "empty", b""
         elif roll < 0.45:
-            yield "random_object", json.dumps(
-                {rng.choice(("a", "event_type", "schema_version")): rng.choice(NASTY_VALUES)}
-            ).encode()
+            yield (
+                "random_object",
+                json.dumps(
+                    {rng.choice(("a", "event_type", "schema_version")): rng.choice(NASTY_VALUES)}
+                ).encode(),
+            )
         else:
             yield "mutated", json.dumps(_mutate(rng, _valid(rng, now))).encode()
