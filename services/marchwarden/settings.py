@@ -116,6 +116,19 @@ class Settings(BaseSettings):
     sink_max_rows: int = Field(20000, ge=1)
     sink_max_interval_s: float = Field(0.5, gt=0)
     max_message_bytes: int = Field(64 * 1024, ge=1)
+    # A dead letter keeps an oversized value as this prefix (with its size and SHA-256), and
+    # no letter is larger than dead_letter_max_bytes: the broker refuses messages over 1 MiB.
+    dead_letter_prefix_bytes: int = Field(4096, ge=0)
+    dead_letter_max_bytes: int = Field(512 * 1024, ge=16 * 1024, le=1_000_000)
+    # Reports dated further ahead of the wall clock are dead-lettered as `future`.
+    future_skew_s: float = Field(120.0, ge=0)
+    # ClickHouse refuses an insert touching more partitions than max_partitions_per_insert_block
+    # (100 by default); the events table has one partition per month.
+    history_max_partitions_per_insert: int = Field(100, ge=1)
+    # Rows accepted but not yet written to history; past this, ingest waits for the writer.
+    sink_max_pending_rows: int = Field(200_000, ge=1)
+    # After SIGTERM (or a crash), everything still running is killed after this long.
+    shutdown_deadline_s: float = Field(8.0, gt=0)
     topics: TopicNames = TopicNames()
     rules: RuleSettings = RuleSettings()
     analyst: AnalystLimits = AnalystLimits()

@@ -83,7 +83,14 @@ def create_worker(settings: Settings, store: HistoryStore) -> WorkerContext:
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
     )
-    engine = PictureEngine(load_reference(), settings.rules, max_bytes=settings.max_message_bytes)
+    engine = PictureEngine(
+        load_reference(),
+        settings.rules,
+        max_bytes=settings.max_message_bytes,
+        future_skew_s=settings.future_skew_s,
+        letter_prefix_bytes=settings.dead_letter_prefix_bytes,
+        letter_max_bytes=settings.dead_letter_max_bytes,
+    )
     worker = PictureWorker(settings, engine, store, loop=app.loop, beacon=app.beacon)
     app.add_dependency(worker)
     ctx = WorkerContext(settings, app, engine, store, worker)

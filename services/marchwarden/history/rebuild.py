@@ -73,7 +73,9 @@ async def rebuild_engine(
     for topic, section, max_ms, min_ms, _ in streams:
         if section not in engine.counters:
             continue
-        latest = max_ms / 1000.0
+        # No clock starts ahead of real time, whatever history holds (a report written
+        # within the allowed skew, or by a build that allowed more).
+        latest = min(max_ms / 1000.0, now)
         engine.stream_max[(topic, section)] = latest
         engine.stream_wall[(topic, section)] = now
         if latest > engine.section_max.get(section, float("-inf")):
@@ -88,7 +90,7 @@ async def rebuild_engine(
     )
     for section, max_ms in attempts:
         if section in engine.counters:
-            engine.attempt_max[section] = max_ms / 1000.0
+            engine.attempt_max[section] = min(max_ms / 1000.0, now)
             engine.attempt_wall[section] = now
     # Each section needs its own reach: 7 d windows plus lateness, and 28 d for the baseline.
     reach = engine.rules.allowed_lateness_s + LONGEST_WINDOW_MIN * 60 + 60

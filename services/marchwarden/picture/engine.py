@@ -7,7 +7,7 @@ written (history rows, dead letters, alert states). The worker flushes those out
 
 from __future__ import annotations
 
-import base64
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -21,7 +21,7 @@ from marchwarden.alerts.surge import decide_surge, surge_threshold
 from marchwarden.contracts.alerts import AlertEvidence, AlertRule, AlertState
 from marchwarden.contracts.commands import OperatorCommand
 from marchwarden.contracts.common import LEVEL_RANK, Level
-from marchwarden.contracts.deadletters import DeadLetter, DeadLetterKind
+from marchwarden.contracts.deadletters import DeadLetter, DeadLetterKind, bounded_dead_letter
 from marchwarden.contracts.decoding import Rejection, decode_command, decode_event
 from marchwarden.contracts.events import CrossingAttempt, Indicator, TurnBack
 from marchwarden.picture.baseline import Baseline, baseline_hourly
@@ -41,6 +41,8 @@ from marchwarden.picture.windows import (
 )
 from marchwarden.reference.models import ReferenceData
 from marchwarden.settings import RuleSettings
+
+log = logging.getLogger(__name__)
 
 EVENT_COLUMNS = (
     "event_id",
@@ -89,9 +91,9 @@ SURGE: AlertRule = "surge"
 MOVE_EQUIPMENT: AlertRule = "move_equipment_to_arteries"
 EQUIPMENT_LEVELS = ("high", "critical")
 EVIDENCE_EVENT_IDS = 20
-# Events further ahead of the wall clock than this are refused: a skewed clock must not
-# push the watermark forward and make every honest report "late".
-MAX_FUTURE_SKEW_S = 3600.0
+# Events further ahead of the wall clock than this are refused as `future`: a skewed clock
+# must not push a section's clock forward and hide the reports of the real last hour.
+FUTURE_SKEW_S = 120.0
 RESOLVED_ALERTS_KEPT = 10_000
 
 
@@ -132,11 +134,17 @@ class PictureEngine:
         *,
         max_bytes: int = 64 * 1024,
         wall_clock: Callable[[], float] = time.time,
+        future_skew_s: float = FUTURE_SKEW_S,
+        letter_prefix_bytes: int = 4096,
+        letter_max_bytes: int = 512 * 1024,
     ) -> None:
         self.reference = reference
         self.rules = rules
         self.max_bytes = max_bytes
         self.wall_clock = wall_clock
+        self.future_skew_s = future_skew_s
+        self.letter_prefix_bytes = letter_prefix_bytes
+        self.letter_max_bytes = letter_max_bytes
         self.country = {s.id: s.country for s in reference.sections}
         self.prior_per_day = {s.id: s.expected_attempts_per_day for s in reference.sections}
         self.owned: set[str] = set(self.country)
@@ -184,7 +192,9 @@ class PictureEngine:
 
         Advancing with the wall clock lets a section that goes quiet still resolve its
         surge and expire its indicators; in a compressed replay the advance is negligible.
-        Without a section: the latest of all sections (for display).
+        A section with no event yet runs on the wall clock: another section's clock (ahead
+        in a replay, say) must never age its windows. Without a section: the latest of all
+        sections (for display).
         """
         if now is None:
             now = self.wall_clock()
@@ -193,8 +203,7 @@ class PictureEngine:
             return max(marks) if marks else now
         latest = self.section_max.get(section)
         if latest is None:
-            marks = [self.watermark(s, now) for s in self.section_max]
-            return max(marks) if marks else now
+            return now
         return latest + max(0.0, now - self.section_wall[section])
 
     def surge_clock(self, section: str, now: float | None = None) -> float:
@@ -215,6 +224,10 @@ class PictureEngine:
         return latest + max(0.0, now - self.stream_wall[stream])
 
     def _advance(self, stream: tuple[str, str], epoch: float, now: float) -> None:
+        # A report a little ahead of the wall clock (within the allowed skew) is counted at
+        # its own time, but no clock moves past real time: one report must not age a
+        # section's windows.
+        epoch = min(epoch, now)
         mark = self._stream_watermark(stream, now)
         if mark is None or epoch > mark:
             self.stream_max[stream] = epoch
@@ -235,72 +248,87 @@ class PictureEngine:
         received = received_at or _utc(now)
         head: float | None = None
         for record in records:
-            decoded = decode_event(record.value, self.max_bytes)
-            if isinstance(decoded, Rejection):
-                self._dead_letter(record, decoded.kind, decoded.reason, received)
-                continue
-            event_id = decoded.event_id.lower()
-            if event_id in self.seen:
-                self.duplicates += 1
-                continue
-            epoch = decoded.occurred_at.timestamp()
-            if epoch > now + MAX_FUTURE_SKEW_S:
-                self._dead_letter(
-                    record,
-                    "invalid",
-                    f"occurred_at {decoded.occurred_at.isoformat()} is in the future",
-                    received,
+            try:
+                epoch = self._ingest_one(record, now, received)
+            except Exception as exc:
+                # A fault of this code, not of the input: the record is kept as a dead letter
+                # and the rest of the batch goes on (no input may stop the worker).
+                log.exception(
+                    "record %s[%d]@%d failed", record.topic, record.partition, record.offset
                 )
+                self._dead_letter(record, "unprocessable", f"{type(exc).__name__}: {exc}", received)
                 continue
-            self.seen[event_id] = int(epoch // 60)
-            if head is None or epoch > head:
+            if epoch is not None and (head is None or epoch > head):
                 head = epoch
-            section = decoded.section_id
-            stream = (record.topic, section)
-            # Lateness is judged per stream (topic x section) against the latest event time
-            # seen on that stream: those events share a partition and arrive in order, so a
-            # partition that another one outruns is never mistaken for late reports.
-            stream_mark = self._stream_watermark(stream, now)
-            late = stream_mark is not None and epoch < stream_mark - self.rules.allowed_lateness_s
-            if late:
-                self.late += 1
-            else:
-                self._advance(stream, epoch, now)
-                watermark = self.watermark(section, now)
-                if self.history_start is None or epoch < self.history_start:
-                    # The baseline counts observed hours from the earliest accepted event,
-                    # as a rebuild from history (min(occurred_at)) does.
-                    self.history_start = epoch
-                    self.baseline_cache.clear()
-                self.touched.add(section)
-                if isinstance(decoded, CrossingAttempt):
-                    if epoch > self.attempt_max.get(section, float("-inf")):
-                        self.attempt_max[section] = epoch
-                        self.attempt_wall[section] = now
-                    counters = self.counters[section]
-                    counters.add_attempt(epoch, decoded.persons, decoded.outcome)
-                    self.recent_attempts[section].append(event_id)
-                    if epoch < (minute_of(watermark) // 60) * 3600:
-                        self.baseline_cache.pop(section, None)
-                    # A busy section is evaluated at once, not only at the end of the batch:
-                    # a compressed replay packs days into one batch, and a surge inside it
-                    # would otherwise be gone from the last hour before the rules ran.
-                    # The last two clock hours bound any 60-minute window from above, so the
-                    # exact sum over minute buckets runs only when the section may be busy.
-                    hour = int(epoch // 3600)
-                    hourly = counters.hourly_attempts
-                    floor = self.rules.surge_min_attempts
-                    if hourly.get(hour, 0) + hourly.get(hour - 1, 0) >= floor:
-                        end = int(epoch // 60) + 1
-                        if section in self.owned and counters.attempts_in(end - 60, end) >= floor:
-                            self._evaluate_surge(section, self.surge_clock(section, now))
-                elif isinstance(decoded, TurnBack):
-                    self.counters[section].add_turn_back(epoch, decoded.persons)
-                else:
-                    self._apply_indicator(decoded)
-            self.accepted += 1
-            self.outputs.events.append(self._history_row(decoded, record, late, received))
         return head
+
+    def _ingest_one(self, record: Record, now: float, received: datetime) -> float | None:
+        """Apply one record; returns its event time if it was accepted."""
+        decoded = decode_event(record.value, self.max_bytes)
+        if isinstance(decoded, Rejection):
+            self._dead_letter(record, decoded.kind, decoded.reason, received)
+            return None
+        event_id = decoded.event_id.lower()
+        if event_id in self.seen:
+            self.duplicates += 1
+            return None
+        epoch = decoded.occurred_at.timestamp()
+        if epoch > now + self.future_skew_s:
+            self._dead_letter(
+                record,
+                "future",
+                f"occurred_at {decoded.occurred_at.isoformat()} is more than "
+                f"{self.future_skew_s:.0f} s ahead of the wall clock",
+                received,
+            )
+            return None
+        self.seen[event_id] = int(epoch // 60)
+        section = decoded.section_id
+        stream = (record.topic, section)
+        # Lateness is judged per stream (topic x section) against the latest event time
+        # seen on that stream: those events share a partition and arrive in order, so a
+        # partition that another one outruns is never mistaken for late reports.
+        stream_mark = self._stream_watermark(stream, now)
+        late = stream_mark is not None and epoch < stream_mark - self.rules.allowed_lateness_s
+        if late:
+            self.late += 1
+        else:
+            self._advance(stream, epoch, now)
+            watermark = self.watermark(section, now)
+            if self.history_start is None or epoch < self.history_start:
+                # The baseline counts observed hours from the earliest accepted event,
+                # as a rebuild from history (min(occurred_at)) does.
+                self.history_start = epoch
+                self.baseline_cache.clear()
+            self.touched.add(section)
+            if isinstance(decoded, CrossingAttempt):
+                if min(epoch, now) > self.attempt_max.get(section, float("-inf")):
+                    self.attempt_max[section] = min(epoch, now)
+                    self.attempt_wall[section] = now
+                counters = self.counters[section]
+                counters.add_attempt(epoch, decoded.persons, decoded.outcome)
+                self.recent_attempts[section].append(event_id)
+                if epoch < (minute_of(watermark) // 60) * 3600:
+                    self.baseline_cache.pop(section, None)
+                # A busy section is evaluated at once, not only at the end of the batch:
+                # a compressed replay packs days into one batch, and a surge inside it
+                # would otherwise be gone from the last hour before the rules ran.
+                # The last two clock hours bound any 60-minute window from above, so the
+                # exact sum over minute buckets runs only when the section may be busy.
+                hour = int(epoch // 3600)
+                hourly = counters.hourly_attempts
+                floor = self.rules.surge_min_attempts
+                if hourly.get(hour, 0) + hourly.get(hour - 1, 0) >= floor:
+                    end = int(epoch // 60) + 1
+                    if section in self.owned and counters.attempts_in(end - 60, end) >= floor:
+                        self._evaluate_surge(section, self.surge_clock(section, now))
+            elif isinstance(decoded, TurnBack):
+                self.counters[section].add_turn_back(epoch, decoded.persons)
+            else:
+                self._apply_indicator(decoded)
+        self.accepted += 1
+        self.outputs.events.append(self._history_row(decoded, record, late, received))
+        return epoch
 
     def _apply_indicator(self, event: Indicator) -> None:
         updated = apply_indicator(self.indicators.get(event.indicator_id), event)
@@ -351,18 +379,19 @@ class PictureEngine:
         self, record: Record, kind: DeadLetterKind, reason: str, received: datetime
     ) -> None:
         self.rejected += 1
-        value = record.value or b""
         self.outputs.dead_letters.append(
-            DeadLetter(
+            bounded_dead_letter(
                 topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,
-                key_b64=base64.b64encode(record.key).decode() if record.key is not None else None,
-                value_b64=base64.b64encode(value).decode(),
-                value_size=len(value),
+                key=record.key,
+                value=record.value,
                 kind=kind,
                 reason=reason,
                 received_at=received,
+                keep_bytes=self.max_bytes,
+                prefix_bytes=self.letter_prefix_bytes,
+                max_letter_bytes=self.letter_max_bytes,
             )
         )
 
