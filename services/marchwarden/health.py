@@ -7,7 +7,7 @@ from typing import Literal
 
 from marchwarden.settings import HealthBounds
 
-Status = Literal["ok", "starting", "failing"]
+Status = Literal["ok", "starting", "history_failing", "failing"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,12 @@ def assess(seen: Observations, bounds: HealthBounds) -> Health:
                 f"(bound {bounds.rule_timer_s:.0f} s)"
             )
     if reasons:
-        return Health("failing", reasons)
+        only_history = (
+            seen.sink_failing_since is not None
+            and len(reasons) <= 2
+            and not (seen.crashed or any(c.gone for c in seen.children))
+        )
+        return Health("history_failing" if only_history else "failing", reasons)
     if not seen.ready:
         return Health("starting", ["waiting for partitions and the rebuild from history"])
     return Health("ok")

@@ -49,14 +49,14 @@ class Supervisor:
         return {name: proc.poll() for name, proc in self.children.items()}
 
     # -- failures
-    def fail(self, reason: str) -> None:
-        """Record a crash (the first one wins) and ask the worker to stop."""
+    def fail(self, reason: str, stop: bool = True) -> None:
+        """Record a crash (the first one wins) and ask the worker to stop (unless it has)."""
         with self._lock:
             if self.crash_reason is not None:
                 return
             self.crash_reason = reason
         log.critical("stopping: %s", reason)
-        if self._request_stop is not None:
+        if stop and self._request_stop is not None:
             self._request_stop()
 
     def _poll(self) -> None:

@@ -9,13 +9,14 @@ priority, a bounded number at a time; a query whose caller gives up is killed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
@@ -40,6 +41,40 @@ _CODE = re.compile(r"Code: (\d+)")
 _QUERY_ID = re.compile(r"^[0-9a-f]{32}$")
 
 Connect = Callable[[dict[str, Any]], Any]
+T = TypeVar("T")
+Answer = tuple[list[str], list[tuple[Any, ...]]]
+
+
+class AnalystQueries(Protocol):
+    """Where analyst queries run: a lane on this process's connections, or a gateway's."""
+
+    async def run(
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None = None,
+        requested: Mapping[str, Any] | None = None,
+        query_id: str | None = None,
+    ) -> Answer: ...
+
+    def status(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
+
+
+async def while_connected(
+    connected: Callable[[], bool], work: Awaitable[T], poll_s: float = 0.2
+) -> T:
+    """Await `work`, cancelling it as soon as the caller is gone (an HTTP client hung up)."""
+    task = asyncio.ensure_future(work)
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=poll_s)
+        if done:
+            return task.result()
+        if not connected():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise asyncio.CancelledError("the caller gave up")
 
 
 class LimitError(ValueError):
@@ -150,6 +185,7 @@ class AnalystLane:
         self._pool = ThreadPoolExecutor(limits.max_concurrent, thread_name_prefix="analyst")
         self._killer = ThreadPoolExecutor(1, thread_name_prefix="analyst-kill")
         self._busy = 0
+        self.refused_busy = 0
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self.cancelled = 0
@@ -167,6 +203,7 @@ class AnalystLane:
         kill_statement(qid)  # validates the id before anything runs
         with self._lock:
             if self._busy >= self.limits.max_concurrent:
+                self.refused_busy += 1
                 raise LaneBusy(
                     f"{self._busy} analyst queries are running (the most at once); retry later"
                 )
@@ -208,6 +245,13 @@ class AnalystLane:
         except Exception as exc:  # the query may have finished meanwhile
             log.warning("could not kill analyst query %s: %s", qid, exc)
 
+    def status(self) -> dict[str, int]:
+        return {
+            "running": self._busy,
+            "cancelled": self.cancelled,
+            "refused_busy": self.refused_busy,
+        }
+
     async def cancel(self, qid: str) -> None:
         await asyncio.get_running_loop().run_in_executor(self._killer, self._kill, qid)
 
@@ -221,3 +265,24 @@ class AnalystLane:
         if self._control is not None:
             self._killer.submit(self._control.close).result()
         self._killer.shutdown(wait=True)
+
+
+def direct_lane(
+    dsn: str, limits: AnalystLimits, username: str | None = None, password: str | None = None
+) -> AnalystLane:
+    """A lane on ClickHouse itself: chdb://path in this process, or a server over HTTP."""
+    import clickhouse_connect
+
+    def client(settings: dict[str, Any] | None) -> Any:
+        kwargs: dict[str, Any] = {"dsn": dsn}
+        if settings:
+            kwargs["settings"] = settings
+        if not dsn.startswith("chdb:"):
+            kwargs.update(connect_timeout=5, compress=False)
+            if username:
+                kwargs["username"] = username
+            if password:
+                kwargs["password"] = password
+        return clickhouse_connect.get_client(**kwargs)
+
+    return AnalystLane(client, limits, lambda: client(None))

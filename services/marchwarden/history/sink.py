@@ -160,6 +160,7 @@ class HistorySink:
         self.refused = 0
         self.failing_since: float | None = None
         self.last_error = ""
+        self._table = ""
 
     def add(self, outputs: Outputs) -> None:
         if not outputs:
@@ -219,13 +220,18 @@ class HistorySink:
             while True:
                 try:
                     letters = await self._write_once(snapshot)
-                except Exception as exc:
+                except Exception as exc:  # any store failure: logged, shown on /health, retried
                     if self.failing_since is None:
                         self.failing_since = time.monotonic()
-                    self.last_error = _describe(exc)
+                    self.last_error = f"{self._table}: {_describe(exc)}"
                     if stopping.is_set():
                         raise WriteAbandoned(self.last_error) from exc
-                    log.error("history write failed (%s); retrying in %.1f s", exc, delay)
+                    log.error(
+                        "history write to %s failed (%s); retrying in %.1f s",
+                        self._table,
+                        _describe(exc),
+                        delay,
+                    )
                     await self._pause(delay, stopping)
                     delay = min(delay * 2, 10.0)
                     continue
@@ -241,7 +247,13 @@ class HistorySink:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), seconds)
 
+    @property
+    def write_error(self) -> str | None:
+        """The last write failure while it lasts (None once a write succeeds)."""
+        return self.last_error if self.failing_since is not None else None
+
     async def _write_once(self, snapshot: Snapshot) -> list[DeadLetter]:
+        self._table = "events"
         events = await self._drop_known_late_events(snapshot.events)
         refused_events: list[RefusedRow] = []
         for chunk in partition_chunks(events, _month, self.max_partitions):
@@ -264,6 +276,7 @@ class HistorySink:
     ) -> list[RefusedRow]:
         if not rows:
             return []
+        self._table = table
 
         async def insert(batch: list[Row]) -> None:
             token = _token(table, batch, key_columns)
