@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,9 @@ class Supervisor:
         ).start()
 
     def _expire(self, seconds: float) -> None:
-        if self._closed.wait(seconds):
-            return
+        # Not disarmed by close(): the command may still hang after the worker stopped (in a
+        # history call that cannot be interrupted); a daemon thread dies with a clean exit.
+        time.sleep(seconds)
         log.critical("still stopping after %.0f s: killing what remains", seconds)
         self.kill_children()
         logging.shutdown()

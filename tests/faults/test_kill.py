@@ -9,7 +9,11 @@ then reports those losses as an expected failure, with the figures, rather than 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import random
+import signal
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -89,3 +93,47 @@ async def test_kill_9_at_a_random_point_loses_no_acknowledged_event(
     finally:
         stop.set()
         up.stop()
+
+
+async def test_sigterm_stops_everything_within_10_s_even_with_history_frozen(
+    tmp_path: Path, figures: dict[str, Any]
+) -> None:
+    """The history process is stopped (SIGSTOP): writes hang, /health says so, SIGTERM still ends it."""
+    up = EmbeddedUp(tmp_path / "data", extra_env={"MARCHWARDEN_HEALTH__HISTORY_LAG_S": "2"})
+    up.start()
+    history = up.pid_of("history")
+    broker = up.pid_of("broker")
+    os.kill(history, signal.SIGSTOP)
+    try:
+        now = datetime.now(UTC)
+        docs = [
+            event("crossing_attempt", "LT-BY-01", now - timedelta(seconds=i)) for i in range(50)
+        ]
+        ledger, stop = AckLedger(), asyncio.Event()
+        await send_acked(up.bootstrap, docs, ledger, stop)
+        answer = await await_until(
+            lambda: (lambda h: h if h[0] == 503 else None)(up.health()),
+            60,
+            "/health to report the frozen history",
+        )
+        assert any("history" in reason for reason in answer[1]["reasons"]), answer
+        assert up.process is not None
+        started = time.monotonic()
+        up.process.send_signal(signal.SIGTERM)
+        up.process.wait(10)
+        figures["sigterm_with_history_frozen_s"] = round(time.monotonic() - started, 2)
+        await await_until(
+            lambda: not (alive(history) or alive(broker)), 10, "the children to be gone"
+        )
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(history, signal.SIGKILL)
+        up.stop()
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
