@@ -110,3 +110,20 @@ async def test_chunked_inserts_pass_a_store_that_limits_partitions() -> None:
     for chunk in partition_chunks(spread, lambda row: row[2], 100):
         assert await insert_isolating(chunk, store.insert, is_refusal=is_refusal) == []
     assert sorted(store.rows) == spread
+
+
+def test_store_failures_are_not_row_refusals() -> None:
+    from marchwarden.history.sink import is_refusal
+
+    assert not is_refusal(ConnectionRefusedError("refused"))
+    assert not is_refusal(
+        RuntimeError("Code: 60. DB::Exception: Table default.events does not exist")
+    )
+    assert not is_refusal(RuntimeError("Code: 241. DB::Exception: Memory limit exceeded"))
+    assert not is_refusal(RuntimeError("Code: 252. DB::Exception: Too many parts (300)"))
+    assert not is_refusal(RuntimeError("history gateway http://x unreachable: timed out"))
+    assert is_refusal(RuntimeError("Unable to create native array for column 'persons'"))
+    assert is_refusal(
+        RuntimeError("Code: 252. DB::Exception: Too many partitions for single INSERT block")
+    )
+    assert is_refusal(RuntimeError("Code: 321. DB::Exception: Value is out of range"))

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,11 +99,29 @@ def refused_event_letter(refused: RefusedRow, max_letter_bytes: int) -> DeadLett
     )
 
 
+# ClickHouse error codes that say the store (not a row) is at fault: a missing table or
+# database, no memory or disk, a timeout, read-only or a network failure. Rows are never
+# dead-lettered for these; the write is retried. Any other refusal may be a row's.
+SYSTEMIC_CODES = frozenset(
+    {16, 47, 60, 81, 159, 164, 173, 202, 203, 209, 210, 218, 236, 241, 242, 243, 252, 394,
+     425, 439, 497, 516, 1000, 1001, 1002}
+)  # fmt: skip
+_CODE = re.compile(r"Code: (\d+)\.")
+
+
 def is_refusal(exc: BaseException) -> bool:
-    """True when the store answered and refused; False when it could not be reached."""
+    """True when the store refused what it was given; False when it could not take anything."""
     if isinstance(exc, (HistoryUnavailable, OperationalError, OSError)):
         return False
-    return "unreachable" not in str(exc)
+    text = str(exc)
+    if "unreachable" in text:
+        return False
+    code = _CODE.search(text)
+    if code is None:
+        return True  # refused before the server (a value the client cannot encode)
+    if int(code.group(1)) == 252 and "partitions for single INSERT block" in text:
+        return True  # bisection splits the months apart
+    return int(code.group(1)) not in SYSTEMIC_CODES
 
 
 def _describe(exc: BaseException) -> str:
