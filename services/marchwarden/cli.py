@@ -177,17 +177,20 @@ def history_serve(data_dir: Path | None, host: str, port: int) -> None:
     """Own the chDB history and serve it to several workers (DSN mwhistory://host:port)."""
     from aiohttp import web
 
+    from marchwarden.history.analyst import direct_lane
     from marchwarden.history.gateway import create_gateway_app
     from marchwarden.history.migrations import migrate as apply
 
     settings = load_settings(data_dir=data_dir)
     configure_logging(settings.log_level)
     store = open_store(settings)
+    lane = direct_lane(settings.history_dsn, settings.analyst)
     try:
         apply(store)
         log.info("history gateway on %s:%d serving %s", host, port, settings.history_dsn)
-        web.run_app(create_gateway_app(store), host=host, port=port, print=None)
+        web.run_app(create_gateway_app(store, lane), host=host, port=port, print=None)
     finally:
+        lane.close()
         store.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -20,12 +21,26 @@ from marchwarden.embedded.tansu import (
     port_in_use,
 )
 from marchwarden.settings import Settings
+from marchwarden.supervision import EXIT_CRASH, Supervisor
 
 log = logging.getLogger(__name__)
 
 
 class StartupError(RuntimeError):
     """Start-up failed for a reason a person can fix; one line."""
+
+
+def supervised_worker(app: Any, supervisor: Supervisor, deadline_s: float, **options: Any) -> Any:
+    """Faust's worker, with a deadline on stopping: SIGTERM ends `up` within seconds."""
+    # Imported here: Faust takes a second to import, and the history process starts first.
+    import faust
+
+    class SupervisedWorker(faust.Worker):
+        def _schedule_shutdown(self, signal: signal.Signals) -> None:
+            supervisor.arm_deadline(deadline_s)
+            super()._schedule_shutdown(signal)
+
+    return SupervisedWorker(app, **options)
 
 
 @contextlib.contextmanager
@@ -116,11 +131,13 @@ class EmbeddedHistory:
             else f"exit code {self.process.returncode if self.process else '?'}"
         )
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, timeout: float = 3.0) -> None:
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGTERM)
+        # A stopped child (SIGSTOP) would keep the SIGTERM pending for ever.
+        proc.send_signal(signal.SIGCONT)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -167,31 +184,43 @@ def check_web_port(settings: Settings) -> None:
 
 
 def run_stack(settings: Settings) -> int:
-    """Start everything, serve until Ctrl-C or SIGTERM, stop cleanly; returns an exit code."""
+    """Start everything, serve until Ctrl-C or SIGTERM, stop cleanly; returns an exit code.
+
+    0 after a requested stop; 2 when start-up failed; 3 when a part crashed or a child
+    process died (the reason is printed).
+    """
     from marchwarden.cli import console
 
     history: EmbeddedHistory | None = None
-    code = 0
+    supervisor = Supervisor()
+    # From the supervisor's thread: Faust stops on SIGTERM as on a requested stop.
+    supervisor.on_failure(lambda: os.kill(os.getpid(), signal.SIGTERM))
+    code: int = 0
     try:
         check_web_port(settings)
         if settings.embedded_clickhouse and settings.history_process:
             history = EmbeddedHistory(settings)
             history.start()  # starts in parallel with the broker and the worker's imports
-        with embedded_broker(settings):
-            import faust
-
+        with embedded_broker(settings) as broker:
             from marchwarden.worker import create_worker
 
+            if broker is not None and broker.process is not None:
+                supervisor.watch("broker", broker.process)
             prepare_topics(settings)
             worker_settings = settings
             if history is not None:
                 history.wait_ready()
+                assert history.process is not None
+                supervisor.watch("history", history.process)
                 worker_settings = settings.with_overrides(clickhouse_dsn=history.dsn)
             store = prepare_history(worker_settings)
+            ctx = None
             try:
-                ctx = create_worker(worker_settings, store)
-                worker = faust.Worker(
+                ctx = create_worker(worker_settings, store, supervisor)
+                worker = supervised_worker(
                     ctx.app,
+                    supervisor,
+                    settings.shutdown_deadline_s,
                     loglevel=settings.log_level,
                     quiet=True,
                     override_logging=False,
@@ -211,10 +240,24 @@ def run_stack(settings: Settings) -> int:
                     # mode ends every run with SystemExit: 0 after a clean stop, 1 after an
                     # error; the code is the process's, not something to swallow.
                     code = exit_.code if isinstance(exit_.code, int) else int(bool(exit_.code))
+                if code and supervisor.crash_reason is None:
+                    crashed = worker.crash_reason
+                    supervisor.fail(
+                        f"the worker crashed: {type(crashed).__name__}: {crashed}"
+                        if crashed
+                        else f"the worker stopped with status {code}",
+                        stop=False,
+                    )
                 if ctx.worker.crash_reason is not None:
+                    # The last rows were not written (history refused them): they are read
+                    # again from the broker on the next start; not a crash, but not clean.
                     log.error("the picture worker failed: %r", ctx.worker.crash_reason)
                     code = code or 1
             finally:
+                # Children stopped on purpose from here on are not crashes.
+                supervisor.close()
+                if ctx is not None:
+                    ctx.analysts.close()
                 store.close()
     except StartupError as exc:
         console.print(f"[bold red]marchwarden:[/] {exc}", highlight=False, soft_wrap=True)
@@ -222,6 +265,14 @@ def run_stack(settings: Settings) -> int:
             log.debug("cause: %r", exc.__cause__, exc_info=exc.__cause__)
         return 2
     finally:
+        supervisor.close()
         if history is not None:
             history.stop()
-    return code
+    if supervisor.crash_reason:
+        console.print(
+            f"[bold red]marchwarden:[/] stopped because {supervisor.crash_reason}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_CRASH
+    return int(code or 0)

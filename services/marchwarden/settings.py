@@ -45,6 +45,40 @@ class RuleSettings(BaseModel):
     critical_requirement_multiple: float = Field(2.0, ge=1)
 
 
+class AnalystLimits(BaseModel):
+    """Ceilings on one analyst query (history sql, reports); a caller may lower them, not raise.
+
+    Analysts share the machine with ingest and the alert rules: a query runs on connections
+    of its own, at the lowest CPU priority, on `max_threads` cores at most, and at most
+    `max_concurrent` run at once.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_execution_time_s: float = Field(30.0, gt=0)
+    max_memory_usage_bytes: int = Field(1024**3, ge=1024**2)
+    max_rows_to_read: int = Field(2_000_000_000, ge=1)
+    max_result_rows: int = Field(100_000, ge=1)
+    max_result_bytes: int = Field(64 * 1024**2, ge=1024)
+    max_threads: int = Field(1, ge=1)
+    max_concurrent: int = Field(2, ge=1)
+    # Linux nice of the threads running analyst queries (ClickHouse os_thread_priority).
+    nice: int = Field(19, ge=0, le=19)
+
+
+class HealthBounds(BaseModel):
+    """How long each part may lag or stall before /health says so (seconds)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Oldest accepted row not yet in history (a flush normally takes well under a second).
+    history_lag_s: float = Field(30.0, gt=0)
+    # Input waiting on the broker while nothing has been processed for this long.
+    consumer_stall_s: float = Field(30.0, gt=0)
+    # The rule timer runs every second; one run (or the wait for one) longer than this.
+    rule_timer_s: float = Field(10.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything Marchwarden reads from its environment (prefix MARCHWARDEN_, nested with __)."""
 
@@ -82,8 +116,23 @@ class Settings(BaseSettings):
     sink_max_rows: int = Field(20000, ge=1)
     sink_max_interval_s: float = Field(0.5, gt=0)
     max_message_bytes: int = Field(64 * 1024, ge=1)
+    # A dead letter keeps an oversized value as this prefix (with its size and SHA-256), and
+    # no letter is larger than dead_letter_max_bytes: the broker refuses messages over 1 MiB.
+    dead_letter_prefix_bytes: int = Field(4096, ge=0)
+    dead_letter_max_bytes: int = Field(512 * 1024, ge=16 * 1024, le=1_000_000)
+    # Reports dated further ahead of the wall clock are dead-lettered as `future`.
+    future_skew_s: float = Field(120.0, ge=0)
+    # ClickHouse refuses an insert touching more partitions than max_partitions_per_insert_block
+    # (100 by default); the events table has one partition per month.
+    history_max_partitions_per_insert: int = Field(100, ge=1)
+    # Rows accepted but not yet written to history; past this, ingest waits for the writer.
+    sink_max_pending_rows: int = Field(200_000, ge=1)
+    # After SIGTERM (or a crash), everything still running is killed after this long.
+    shutdown_deadline_s: float = Field(8.0, gt=0)
     topics: TopicNames = TopicNames()
     rules: RuleSettings = RuleSettings()
+    analyst: AnalystLimits = AnalystLimits()
+    health: HealthBounds = HealthBounds()
     log_level: str = "INFO"
 
     @field_validator("processing_guarantee", mode="before")

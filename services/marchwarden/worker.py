@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 
+from marchwarden.health import Child, Health, Observations, assess
+from marchwarden.history.analyst import AnalystQueries, direct_lane
+from marchwarden.history.gateway import SCHEME, RemoteAnalystLane
 from marchwarden.history.store import HistoryStore
 from marchwarden.picture.agents import PictureWorker
 from marchwarden.picture.engine import PictureEngine
 from marchwarden.reference import load_reference
 from marchwarden.settings import Settings
+from marchwarden.supervision import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +31,30 @@ class WorkerContext:
     engine: PictureEngine
     store: HistoryStore
     worker: PictureWorker
+    supervisor: Supervisor
+    analysts: AnalystQueries
 
     def is_ready(self) -> bool:
         return self.worker.ready.is_set() and bool(self.app.consumer.assignment())
+
+    def health(self) -> Health:
+        worker, sink = self.worker, self.worker.sink
+        seen = Observations(
+            now=time.monotonic(),
+            ready=self.is_ready(),
+            sink_failing_since=sink.failing_since,
+            sink_error=sink.last_error,
+            oldest_unwritten_at=sink.oldest_unwritten(),
+            lag=worker.lag,
+            last_progress_at=worker.last_progress_at,
+            timer_started_at=worker.timer_started_at,
+            timer_finished_at=worker.timer_finished_at,
+            children=tuple(
+                Child(name, code) for name, code in self.supervisor.child_exit_codes().items()
+            ),
+            crashed=self.supervisor.crash_reason,
+        )
+        return assess(seen, self.settings.health)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -39,9 +65,12 @@ class WorkerContext:
             "duplicates": self.engine.duplicates,
             "rejected": self.engine.rejected,
             "late": self.engine.late,
+            "lag": self.worker.lag,
             "history_rows_written": self.worker.sink.rows_written,
             "history_rows_pending": self.worker.sink.pending,
             "history_write_error": self.worker.sink.write_error,
+            "history_rejected": self.worker.history_rejected,
+            "analyst": self.analysts.status(),
         }
 
     async def replay(self) -> dict[str, Any]:
@@ -61,7 +90,19 @@ class WorkerContext:
             return await verify_against_history(self.engine, self.store)
 
 
-def create_worker(settings: Settings, store: HistoryStore) -> WorkerContext:
+def analyst_lane(settings: Settings, store: HistoryStore) -> AnalystQueries:
+    """The analysts' own lane to the history this worker writes to."""
+    if store.dsn.startswith(SCHEME):
+        return RemoteAnalystLane(store.dsn, settings.analyst)
+    password = (
+        settings.clickhouse_password.get_secret_value() if settings.clickhouse_password else None
+    )
+    return direct_lane(store.dsn, settings.analyst, settings.clickhouse_user, password)
+
+
+def create_worker(
+    settings: Settings, store: HistoryStore, supervisor: Supervisor | None = None
+) -> WorkerContext:
     """A Faust app wired to the picture engine; nothing starts until the app runs."""
     from marchwarden.alerts.agents import register_command_agents
     from marchwarden.analysis.views import register_history_views
@@ -83,10 +124,20 @@ def create_worker(settings: Settings, store: HistoryStore) -> WorkerContext:
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
     )
-    engine = PictureEngine(load_reference(), settings.rules, max_bytes=settings.max_message_bytes)
-    worker = PictureWorker(settings, engine, store, loop=app.loop, beacon=app.beacon)
+    engine = PictureEngine(
+        load_reference(),
+        settings.rules,
+        max_bytes=settings.max_message_bytes,
+        future_skew_s=settings.future_skew_s,
+        letter_prefix_bytes=settings.dead_letter_prefix_bytes,
+        letter_max_bytes=settings.dead_letter_max_bytes,
+    )
+    supervisor = supervisor or Supervisor()
+    worker = PictureWorker(settings, engine, store, supervisor, loop=app.loop, beacon=app.beacon)
     app.add_dependency(worker)
-    ctx = WorkerContext(settings, app, engine, store, worker)
+    ctx = WorkerContext(
+        settings, app, engine, store, worker, supervisor, analyst_lane(settings, store)
+    )
     register_command_agents(ctx)
     register_picture_views(ctx)
     register_history_views(ctx)

@@ -130,23 +130,55 @@ def test_late_indicator_does_not_change_the_indicator_state(harness) -> None:
     assert harness.alerts() == []
 
 
-def test_event_more_than_an_hour_ahead_of_the_wall_clock_is_dead_lettered(harness) -> None:
+def test_event_ahead_of_the_wall_clock_beyond_the_skew_is_dead_lettered_as_future(harness) -> None:
     wall = T0 + HOUR  # the harness's wall clock
-    harness.send(attempt(wall + HOUR))  # exactly one hour ahead: accepted
-    future = harness.send(attempt(wall + HOUR + timedelta(seconds=1)))[0]
+    harness.send(attempt(wall + 2 * MIN))  # exactly the allowed skew ahead: accepted
+    future = harness.send(attempt(wall + 2 * MIN + timedelta(seconds=1)))[0]
 
     out = harness.engine.drain()
     assert len(out.events) == 1
     (letter,) = out.dead_letters
-    assert letter.kind == "invalid"
-    assert "in the future" in letter.reason
+    assert letter.kind == "future"
+    assert "ahead of the wall clock" in letter.reason
     assert json.loads(base64.b64decode(letter.value_b64)) == future
-    assert harness.engine.watermark() == (wall + HOUR).timestamp()
 
     # Not remembered as seen: once the clock has caught up it is accepted.
     harness.advance(60)
     harness.send(future)
     assert len(harness.engine.drain().events) == 1
+
+
+def test_no_report_moves_a_section_clock_past_real_time(harness) -> None:
+    wall = T0 + HOUR
+    harness.send(attempt(wall + 90 * timedelta(seconds=1)))
+    assert harness.engine.watermark(SECTION) == wall.timestamp()
+    assert harness.engine.surge_clock(SECTION) == wall.timestamp()
+    harness.advance(60)
+    assert harness.engine.watermark(SECTION) == wall.timestamp() + 60
+
+
+def test_a_report_an_hour_ahead_does_not_hide_the_real_last_hour(harness) -> None:
+    wall = T0 + HOUR
+    harness.send(attempt(wall + 59 * MIN))  # refused: far beyond the skew
+    harness.attempts(SECTION, 25, start=wall - 30 * MIN, step_s=60)
+    (alert,) = harness.alerts()
+    assert alert.rule == "surge"
+    assert harness.section_picture(SECTION)["counts"]["1h"]["attempts"] == 25
+
+
+def test_a_section_without_reports_keeps_real_time(harness) -> None:
+    harness.send(attempt(T0 - 30 * HOUR))  # a replayed day on one section
+    assert harness.engine.watermark(SECTION) == (T0 - 30 * HOUR).timestamp()
+    assert harness.engine.watermark("EE-RU-02") == (T0 + HOUR).timestamp(), (
+        "another section's clock never leaks into one that has no reports"
+    )
+
+
+def test_a_skew_setting_moves_the_bound(engine_factory) -> None:
+    harness = engine_factory()
+    harness.engine.future_skew_s = 600
+    harness.send(attempt(T0 + HOUR + 9 * MIN))
+    assert harness.engine.drain().dead_letters == []
 
 
 def _with(**changes) -> bytes:
@@ -192,7 +224,12 @@ def test_bad_input_is_dead_lettered_with_its_kind_and_original_bytes(
     (letter,) = out.dead_letters
     assert letter.kind == kind
     assert letter.reason
-    assert base64.b64decode(letter.value_b64) == (value or b"")
+    if kind == "too_large":
+        assert letter.value_truncated and (value or b"").startswith(
+            base64.b64decode(letter.value_b64)
+        )
+    else:
+        assert base64.b64decode(letter.value_b64) == (value or b"")
     assert letter.value_size == len(value or b"")
     assert (letter.topic, letter.partition, letter.offset) == ("border.crossings", 0, record.offset)
     assert base64.b64decode(letter.key_b64 or "") == record.key

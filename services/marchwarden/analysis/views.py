@@ -1,20 +1,34 @@
-"""HTTP views for analysts: read-only SQL and canned reports through the running worker."""
+"""HTTP views for analysts: read-only SQL and canned reports, in the analysts' own lane."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from clickhouse_connect.driver.exceptions import ClickHouseError
 from faust.web import Request, Response, View
 
 from marchwarden.analysis.reports import report_from_request
-from marchwarden.history.store import HistoryUnavailable, ReadOnlyViolation
+from marchwarden.history.analyst import (
+    LaneBusy,
+    LimitError,
+    LimitExceeded,
+    while_connected,
+)
+from marchwarden.history.store import ReadOnlyViolation
 
 if TYPE_CHECKING:
     from marchwarden.worker import WorkerContext
 
 log = logging.getLogger(__name__)
+
+# Lane errors -> HTTP status; any other refusal is a 400 with ClickHouse's first line.
+STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
+    (ReadOnlyViolation, 403),
+    (LimitError, 400),
+    (LimitExceeded, 422),
+    (LaneBusy, 429),
+)
 
 
 def _jsonable(value: Any) -> Any:
@@ -36,12 +50,26 @@ def _refused(exc: BaseException, status: int = 400) -> dict[str, Any]:
 def register_history_views(ctx: WorkerContext) -> None:
     app = ctx.app
 
-    async def run(sql: str, parameters: dict[str, Any] | None) -> dict[str, Any]:
-        columns, rows = await ctx.store.aquery(sql, parameters, readonly=True)
+    async def run(
+        request: Request, sql: str, parameters: dict[str, Any] | None, limits: Any
+    ) -> dict[str, Any]:
+        def connected() -> bool:
+            transport = request.transport  # type: ignore[attr-defined]
+            return transport is not None and not transport.is_closing()
+
+        # The query runs on the analysts' own connections; if the caller hangs up, it is
+        # cancelled and killed in ClickHouse.
+        columns, rows = await while_connected(
+            connected, ctx.analysts.run(sql, parameters, limits or None)
+        )
         return {"columns": columns, "rows": [[_jsonable(v) for v in row] for row in rows]}
 
-    # Expected refusals answer 400/403 with the reason (and are logged); anything else is a
-    # bug, which Faust's web server logs with its traceback and answers with 500.
+    def failure(view: View, exc: Exception) -> Response:
+        status = next((s for kind, s in STATUS_OF if isinstance(exc, kind)), 400)
+        return view.json(_refused(exc, status), status=status)
+
+    # Refusals answer 400/403/422/429 with the reason (and are logged); the lane raises
+    # nothing else for a query ClickHouse refused.
     @app.page("/history/sql")
     class HistorySql(View):
         async def post(self, request: Request) -> Response:
@@ -53,11 +81,12 @@ def register_history_views(ctx: WorkerContext) -> None:
                     _refused(ValueError(f"expected {{'sql': ...}}: {exc}")), status=400
                 )
             try:
-                return self.json(await run(sql, body.get("parameters")))
-            except ReadOnlyViolation as exc:
-                return self.json(_refused(exc, 403), status=403)
-            except (ClickHouseError, HistoryUnavailable) as exc:
-                return self.json(_refused(exc), status=400)
+                answer = await run(request, sql, body.get("parameters"), body.get("limits"))
+            except asyncio.CancelledError:
+                return self.json({"error": "cancelled: the caller gave up"}, status=499)
+            except Exception as exc:
+                return failure(self, exc)
+            return self.json(answer)
 
     @app.page("/history/report")
     class HistoryReport(View):
@@ -68,8 +97,9 @@ def register_history_views(ctx: WorkerContext) -> None:
             except (ValueError, KeyError, TypeError) as exc:
                 return self.json(_refused(exc), status=400)
             try:
-                return self.json(
-                    {"title": report.title, **await run(report.sql, report.parameters)}
-                )
-            except (ClickHouseError, HistoryUnavailable) as exc:
-                return self.json(_refused(exc), status=400)
+                answer = await run(request, report.sql, report.parameters, body.get("limits"))
+            except asyncio.CancelledError:
+                return self.json({"error": "cancelled: the caller gave up"}, status=499)
+            except Exception as exc:
+                return failure(self, exc)
+            return self.json({"title": report.title, **answer})

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 Level = Literal["low", "medium", "high", "critical"]
 LEVELS: tuple[Level, ...] = ("low", "medium", "high", "critical")
 LEVEL_RANK: dict[str, int] = {name: rank for rank, name in enumerate(LEVELS)}
 
 SECTION_ID_PATTERN = r"^[A-Z]{2}-[A-Z]{2}-\d{2}$"
+
+# RFC 3339 date-time with seconds (the offset is checked by AwareDatetime, which says so
+# more clearly when it is missing). Pydantic's lax parsing would also take a
+# number (or a string of digits) as Unix time, so a sender's bug would pass as a real date.
+RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$"
+_RFC3339 = re.compile(RFC3339_PATTERN)
+# Reports before 2000 are input mistakes (a zeroed clock, a swapped field), and any time the
+# history store cannot hold would block its inserts; 2100 keeps well inside DateTime64(3).
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @lru_cache(maxsize=1)
@@ -34,6 +46,43 @@ SectionId = Annotated[
     Field(pattern=SECTION_ID_PATTERN, examples=["LT-BY-01"], description="A known border section"),
     AfterValidator(_known_section),
 ]
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Only RFC 3339 text (or a datetime built in code) is a time; numbers and bools are not."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"must be an RFC 3339 date-time string, got {type(value).__name__}")
+    if not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time such as 2024-07-18T20:51:00+00:00")
+    return value
+
+
+def _within_bounds(value: datetime) -> datetime:
+    if not EARLIEST_TIME <= value < LATEST_TIME:
+        raise ValueError(
+            f"must lie between {EARLIEST_TIME:%Y-%m-%d} and {LATEST_TIME:%Y-%m-%d}, got {value}"
+        )
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339_text),
+    AfterValidator(_within_bounds),
+    Field(json_schema_extra={"pattern": RFC3339_PATTERN}),
+]
+
+
+def _exactly_one(value: Any) -> Any:
+    # Literal[1] alone takes True and 1.0 (they compare equal to 1); the version must be an int.
+    if type(value) is not int:
+        raise ValueError(f"schema_version must be the integer 1, got {value!r}")
+    return value
+
+
+SchemaVersion1 = Annotated[Literal[1], BeforeValidator(_exactly_one)]
 
 
 class Contract(BaseModel):

@@ -48,6 +48,12 @@ def _load_object(raw: bytes | None, max_bytes: int) -> dict[str, Any] | Rejectio
     return document
 
 
+def _short(value: Any, limit: int = 64) -> str:
+    """repr() of a sender's value, cut: a reason must not grow with the input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def decode_event(raw: bytes | None, max_bytes: int = 64 * 1024) -> BorderEvent | Rejection:
     """Bytes -> upcast -> validated event, or the reason it was refused."""
     document = _load_object(raw, max_bytes)
@@ -57,7 +63,7 @@ def decode_event(raw: bytes | None, max_bytes: int = 64 * 1024) -> BorderEvent |
     if event_type not in EVENT_TYPES:
         return Rejection(
             "unknown_event_type",
-            f"event_type {event_type!r} is not one of {', '.join(EVENT_TYPES)}",
+            f"event_type {_short(event_type)} is not one of {', '.join(EVENT_TYPES)}",
         )
     try:
         document = upcast(document)

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
-from marchwarden.contracts.common import Contract, Level, SectionId
+from marchwarden.contracts.common import Contract, Level, SchemaVersion1, SectionId, Timestamp
 
-Persons = Annotated[int, Field(strict=True, ge=1, description="Number of people, at least 1")]
+# One report describes one group seen at one place; the largest recorded groups at this
+# border were in the hundreds. 10,000 leaves ample room and keeps sums far from overflow.
+MAX_PERSONS_PER_REPORT = 10_000
+Persons = Annotated[
+    int,
+    Field(
+        strict=True,
+        ge=1,
+        le=MAX_PERSONS_PER_REPORT,
+        description=f"Number of people, 1 to {MAX_PERSONS_PER_REPORT:,}",
+    ),
+]
 Reporter = Annotated[
     str,
     Field(
@@ -38,8 +49,10 @@ class EventBase(Contract):
     """Fields common to every border event."""
 
     event_id: EventId
-    schema_version: Literal[1]
-    occurred_at: AwareDatetime = Field(description="Event time, RFC 3339 with an offset")
+    schema_version: SchemaVersion1
+    occurred_at: Timestamp = Field(
+        description="Event time, RFC 3339 with an offset, from 2000-01-01 to before 2100"
+    )
     section_id: SectionId
     reporter: Reporter
 
@@ -84,7 +97,7 @@ class Indicator(EventBase):
     level: Level
     state: Literal["lit", "cleared"]
     confidence: Annotated[float, Field(strict=True, ge=0, le=1)]
-    valid_until: AwareDatetime | None = None
+    valid_until: Timestamp | None = None
     tlp: Literal["clear", "green", "amber", "red"]
     extra_section_ids: Annotated[list[SectionId], Field(max_length=32)] = []
 

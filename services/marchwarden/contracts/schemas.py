@@ -23,13 +23,20 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+def current_version(model: type[BaseModel]) -> int:
+    """The schema version a model writes: its schema_version default, else 1 (inputs)."""
+    default = model.model_fields["schema_version"].default
+    return default if isinstance(default, int) else 1
+
+
 def render_schemas() -> dict[str, str]:
     """File name -> JSON text, deterministic."""
     out: dict[str, Any] = {}
     for name, model in SCHEMA_MODELS.items():
         schema = model.model_json_schema(mode="validation")
-        schema["$id"] = f"https://marchwarden.example/schemas/{name}.v1.json"
-        out[f"{name}.v1.json"] = schema
+        file_name = f"{name}.v{current_version(model)}.json"
+        schema["$id"] = f"https://marchwarden.example/schemas/{file_name}"
+        out[file_name] = schema
     union = TypeAdapter(BorderEvent).json_schema(mode="validation")
     union["$id"] = "https://marchwarden.example/schemas/border_event.v1.json"
     out["border_event.v1.json"] = union

@@ -28,9 +28,8 @@ def upcast(
     """Apply the chain from the document's schema_version up to `current`."""
     chain = UPCASTERS if upcasters is None else upcasters
     version = document.get("schema_version")
-    if version == current:
-        return document
-    if not isinstance(version, int) or isinstance(version, bool):
+    # `True == 1` and `1.0 == 1` in Python: only a genuine int is a version.
+    if type(version) is not int:
         raise UnsupportedSchemaVersion(f"schema_version must be an integer, got {version!r}")
     if version > current:
         raise UnsupportedSchemaVersion(

@@ -7,13 +7,15 @@ ClickHouse DSN at `mwhistory://host:port`; production uses a ClickHouse server i
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,7 +24,19 @@ import orjson
 from aiohttp import web
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
 
+from marchwarden.history.analyst import (
+    AnalystLane,
+    AnalystQueryError,
+    Answer,
+    LaneBusy,
+    LimitError,
+    LimitExceeded,
+    effective_settings,
+    new_query_id,
+    while_connected,
+)
 from marchwarden.history.store import HistoryStore, HistoryUnavailable, ReadOnlyViolation
+from marchwarden.settings import AnalystLimits
 
 log = logging.getLogger(__name__)
 SCHEME = "mwhistory://"
@@ -180,12 +194,106 @@ def encode_value_map(values: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if values is None else {k: encode_value(v) for k, v in values.items()}
 
 
-def create_gateway_app(store: HistoryStore) -> web.Application:
+# Analyst lane errors on the wire: (kind, HTTP status); the gateway's client raises them again.
+LANE_ERRORS: tuple[tuple[type[Exception], str, int], ...] = (
+    (LimitError, "limit", 400),
+    (LimitExceeded, "limit_exceeded", 422),
+    (LaneBusy, "busy", 429),
+    (ReadOnlyViolation, "read_only", 403),
+    (AnalystQueryError, "query", 400),
+)
+
+
+class RemoteAnalystLane:
+    """The analysts' lane of a history gateway: the ceilings are the gateway's, server-side.
+
+    Calls run on threads of their own (never the writer's); a call abandoned by its caller
+    is cancelled at the gateway, which kills the query.
+    """
+
+    def __init__(self, dsn: str, limits: AnalystLimits, timeout: float = 600.0) -> None:
+        self.base = "http://" + dsn.removeprefix(SCHEME).rstrip("/")
+        self.limits = limits
+        self.timeout = timeout
+        self._pool = ThreadPoolExecutor(limits.max_concurrent + 1, thread_name_prefix="analyst")
+        self._killer = ThreadPoolExecutor(1, thread_name_prefix="analyst-kill")
+        self.running = 0
+        self.cancelled = 0
+        self.refused_busy = 0
+
+    async def run(
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None = None,
+        requested: Mapping[str, Any] | None = None,
+        query_id: str | None = None,
+    ) -> Answer:
+        effective_settings(self.limits, requested)  # a clear refusal before any call
+        qid = query_id or new_query_id()
+        body = {
+            "sql": sql,
+            "parameters": encode_value_map(parameters),
+            "limits": dict(requested or {}),
+            "query_id": qid,
+        }
+        loop = asyncio.get_running_loop()
+        self.running += 1
+        try:
+            answer = await loop.run_in_executor(self._pool, self._call, "/analyst", body)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            await loop.run_in_executor(
+                self._killer, self._call, "/analyst/cancel", {"query_id": qid}
+            )
+            raise
+        except LaneBusy:
+            self.refused_busy += 1
+            raise
+        finally:
+            self.running -= 1
+        rows = [tuple(decode_value(v) for v in row) for row in answer["rows"]]
+        return list(answer["columns"]), rows
+
+    def _call(self, path: str, body: dict[str, Any]) -> Any:
+        request = urllib.request.Request(
+            self.base + path,
+            data=orjson.dumps(body),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return orjson.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                answer = json.loads(exc.read())
+            except ValueError:
+                answer = {"error": str(exc)}
+            kinds = {name: kind for kind, name, _ in LANE_ERRORS}
+            raise kinds.get(answer.get("kind"), AnalystQueryError)(answer["error"]) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise AnalystQueryError(f"history gateway {self.base} unreachable: {exc}") from None
+
+    def status(self) -> dict[str, int]:
+        return {
+            "running": self.running,
+            "cancelled": self.cancelled,
+            "refused_busy": self.refused_busy,
+        }
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._killer.shutdown(wait=False, cancel_futures=True)
+
+
+def create_gateway_app(store: HistoryStore, lane: AnalystLane | None = None) -> web.Application:
     """aiohttp app exposing one chDB store; every call runs on the store's thread.
 
-    ClickHouse's refusals (bad SQL, a missing table) go back to the caller as 400 with the
-    reason, and into this process's log; anything else is a bug: aiohttp logs the traceback
-    and answers 500, which the caller raises as a DatabaseError.
+    Analyst queries (/analyst) run in `lane`: connections and threads of their own, under
+    the ceilings, so they never wait on or hold up the writer's thread. ClickHouse's
+    refusals (bad SQL, a missing table) go back to the caller as 400 with the reason, and
+    into this process's log; anything else is a bug: aiohttp logs the traceback and answers
+    500, which the caller raises as a DatabaseError.
     """
 
     def refused(what: str, exc: Exception) -> web.Response:
@@ -232,9 +340,41 @@ def create_gateway_app(store: HistoryStore) -> web.Application:
             return refused(f"insert into {body['table']}", exc)
         return web.json_response({"inserted": len(rows)})
 
+    async def analyst(request: web.Request) -> web.Response:
+        if lane is None:
+            return web.json_response({"error": "no analyst lane", "kind": "query"}, status=404)
+        body = orjson.loads(await request.read())
+        params = body.get("parameters")
+        params = {k: decode_value(v) for k, v in params.items()} if params else None
+        work = lane.run(body["sql"], params, body.get("limits"), body.get("query_id"))
+
+        def connected() -> bool:
+            return request.transport is not None and not request.transport.is_closing()
+
+        try:
+            columns, rows = await while_connected(connected, work)
+        except asyncio.CancelledError:
+            return web.json_response({"error": "cancelled", "kind": "query"}, status=499)
+        except Exception as exc:
+            for kind, name, status in LANE_ERRORS:
+                if isinstance(exc, kind):
+                    return web.json_response({"error": str(exc), "kind": name}, status=status)
+            return web.json_response({"error": str(exc), "kind": "query"}, status=400)
+        return web.json_response(
+            {"columns": columns, "rows": [encode_value(list(r)) for r in rows]}
+        )
+
+    async def analyst_cancel(request: web.Request) -> web.Response:
+        body = orjson.loads(await request.read())
+        if lane is not None:
+            await lane.cancel(str(body["query_id"]))
+        return web.json_response({"cancelled": True})
+
     app = web.Application(client_max_size=256 * 1024 * 1024)
     app.add_routes(
         [
+            web.post("/analyst", analyst),
+            web.post("/analyst/cancel", analyst_cancel),
             web.post("/ping", ping),
             web.post("/query", query),
             web.post("/command", command),

@@ -73,10 +73,13 @@ async def rebuild_engine(
     if not total:
         await _restore_alerts(engine, store, sections)
         return {"events": 0, "seconds": time.perf_counter() - started}
+    now = engine.wall_clock()
     for topic, section, max_ms, min_ms, _, seen_ms in streams:
         if section not in engine.counters:
             continue
-        latest, seen = max_ms / 1000.0, seen_ms / 1000.0
+        # No clock starts ahead of real time, whatever history holds (a report written
+        # within the allowed skew, or by a build that allowed more).
+        latest, seen = min(max_ms / 1000.0, now), seen_ms / 1000.0
         engine.stream_max[(topic, section)] = latest
         engine.stream_wall[(topic, section)] = seen
         if latest > engine.section_max.get(section, float("-inf")):
@@ -98,7 +101,7 @@ async def rebuild_engine(
                 if event_type == "crossing_attempt"
                 else (engine.indicator_max, engine.indicator_wall)
             )
-            clock[section] = max_ms / 1000.0
+            clock[section] = min(max_ms / 1000.0, now)
             wall[section] = seen_ms / 1000.0
     # Each section needs its own reach: 7 d windows plus lateness, and 28 d for the baseline.
     reach = engine.rules.allowed_lateness_s + LONGEST_WINDOW_MIN * 60 + 60

@@ -6,27 +6,35 @@ batches (getmany) inside the Faust worker and hands whole batches to the pure en
 agents carry the low-volume operator commands. Offsets are committed only after the
 history sink has written the batch, so a crash replays at most the unwritten tail, which
 event-id deduplication (rebuilt from history on start) makes harmless.
+
+History is written by its own task: ingest and the rules never wait on the store, except when
+more than `sink_max_pending_rows` rows are waiting to be written (memory stays bounded, and
+/health says history lags). Any unexpected failure of a task is a crash of `up` (exit 3).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.partitioner import murmur2
 from mode import Service
 
+from marchwarden.contracts.deadletters import DeadLetter
 from marchwarden.history.rebuild import rebuild_engine
-from marchwarden.history.sink import HistorySink
+from marchwarden.history.sink import HistorySink, WriteAbandoned
 from marchwarden.history.store import HistoryStore
 from marchwarden.picture.alignment import EventTimeAligner
 from marchwarden.picture.engine import Outputs, PictureEngine
 from marchwarden.settings import Settings
+from marchwarden.supervision import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +50,28 @@ def sections_for_partitions(
     return {s for s in sections if partition_of(s, partition_count) in partitions}
 
 
-STOP_CHECKPOINT_S = 15.0
-"""How long a stopping worker waits for history to take its last rows before it gives up."""
+T = TypeVar("T")
+
+
+def crash_is_fatal(
+    method: Callable[[PictureWorker], Awaitable[T]],
+) -> Callable[[PictureWorker], Awaitable[T | None]]:
+    """A task that fails unexpectedly stops `up` with the reason, instead of dying silently."""
+
+    @functools.wraps(method)
+    async def guarded(self: PictureWorker) -> T | None:
+        try:
+            return await method(self)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("%s crashed", method.__name__)
+            self.stack_supervisor.fail(
+                f"{method.__name__.strip('_')} crashed: {type(exc).__name__}: {exc}"
+            )
+            return None
+
+    return guarded
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -65,18 +93,32 @@ class PictureWorker(Service):
         settings: Settings,
         engine: PictureEngine,
         store: HistoryStore,
+        supervisor: Supervisor | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.engine = engine
         self.store = store
-        self.sink = HistorySink(store, settings.sink_max_rows, settings.sink_max_interval_s)
+        self.stack_supervisor = supervisor or Supervisor()
+        self.sink = HistorySink(
+            store,
+            settings.sink_max_rows,
+            settings.sink_max_interval_s,
+            settings.history_max_partitions_per_insert,
+            settings.dead_letter_max_bytes,
+        )
         self.topics = settings.topics
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.pending_offsets: dict[TopicPartition, int] = {}
+        # Held while the engine changes (a batch, a timer run, a rebuild): never across I/O
+        # to the history store, so neither ingest nor the rules wait on history.
         self.flush_lock = asyncio.Lock()
+        # One history write at a time, so offsets are committed in order.
+        self.write_lock = asyncio.Lock()
+        self.write_now = asyncio.Event()
+        self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self.assigned: set[TopicPartition] = set()
         self.last_rebuild: dict[str, Any] = {}
@@ -85,6 +127,12 @@ class PictureWorker(Service):
         self.next_offset: dict[TopicPartition, int] = {}
         self.paused: set[TopicPartition] = set()
         self.last_delivery = time.monotonic()
+        # Observations for /health (monotonic times).
+        self.lag = 0
+        self.last_progress_at = time.monotonic()
+        self.timer_started_at: float | None = None
+        self.timer_finished_at: float | None = None
+        self.history_rejected = 0
 
     # ------------------------------------------------------------------ lifecycle
     async def on_start(self) -> None:
@@ -112,21 +160,27 @@ class PictureWorker(Service):
         )
 
     async def on_stop(self) -> None:
-        # Stopping goes on whatever fails, but nothing fails silently: a failed last
-        # checkpoint means the unwritten tail is replayed on the next start (harmless, and
-        # said here); the crash is also marked so `up` exits non-zero.
+        # Whatever happens below, the process ends within the deadline.
+        self.stack_supervisor.arm_deadline(self.settings.shutdown_deadline_s)
+        # Stopping goes on whatever fails, but nothing fails silently: history gets a
+        # bounded time for the last rows; if it does not take them, their offsets are not
+        # committed and they are read again from the broker on the next start (said here,
+        # and `up` exits 1).
+        wait_s = self.settings.shutdown_deadline_s / 2
         try:
-            await asyncio.wait_for(self.checkpoint(), STOP_CHECKPOINT_S)
-        except TimeoutError as exc:
+            await asyncio.wait_for(self.checkpoint(), wait_s)
+        except (TimeoutError, WriteAbandoned) as exc:
             log.error(
                 "history did not accept the last rows within %.0f s of the stop; their offsets "
                 "are not committed, so they are replayed on the next start",
-                STOP_CHECKPOINT_S,
+                wait_s,
             )
             self.crash_reason = exc
         except Exception as exc:
             log.exception("last checkpoint on stop failed; the tail will be replayed on start")
             self.crash_reason = exc
+        finally:
+            self.stopping.set()  # a write still retrying gives up now
         for client in (self.consumer, self.producer):
             if client is None:
                 continue
@@ -155,10 +209,16 @@ class PictureWorker(Service):
 
     # ------------------------------------------------------------------ processing
     @Service.task
+    @crash_is_fatal
     async def _consume(self) -> None:
         assert self.consumer is not None
         consumer = self.consumer
         while not self.should_stop:
+            if self.sink.pending >= self.settings.sink_max_pending_rows:
+                # History is behind: hold ingest until the writer catches up (bounded memory).
+                self.write_now.set()
+                await asyncio.sleep(0.05)
+                continue
             try:
                 batch = await consumer.getmany(
                     timeout_ms=self.settings.ingest_poll_ms,
@@ -180,8 +240,38 @@ class PictureWorker(Service):
                     self.last_delivery = time.monotonic()
                 await self.publish(self.engine.drain())
             await self.align()
+            self.observe_lag()
             if self.sink.due():
-                await self.checkpoint()
+                self.write_now.set()
+
+    def observe_lag(self) -> None:
+        """Messages on the broker not yet processed; progress is any batch, or no lag."""
+        consumer = self.consumer
+        if consumer is None:
+            return
+        lag = 0
+        for tp in self.assigned:
+            highwater = consumer.highwater(tp)
+            position = self.next_offset.get(tp)
+            if highwater is not None and position is not None:
+                lag += max(0, highwater - position)
+        self.lag = lag
+        if lag == 0 or time.monotonic() - self.last_delivery < 1.0:
+            self.last_progress_at = time.monotonic()
+
+    @Service.task
+    @crash_is_fatal
+    async def _write_history(self) -> None:
+        """Write buffered history rows when due, off the ingest path."""
+        while not self.should_stop:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.write_now.wait(), self.settings.sink_max_interval_s / 4)
+            self.write_now.clear()
+            if self.sink.due():
+                try:
+                    await self.checkpoint()
+                except WriteAbandoned:
+                    return
 
     def process(self, batch: dict[TopicPartition, list[Any]]) -> None:
         commands = self.topics.routed_commands
@@ -274,12 +364,25 @@ class PictureWorker(Service):
         self.sink.add(outputs)
 
     async def checkpoint(self) -> None:
-        """Flush history, then commit the offsets it covers (at-least-once, never lost)."""
-        async with self.flush_lock:
-            await self.publish(self.engine.drain())
-            offsets, self.pending_offsets = self.pending_offsets, {}
-            if self.sink.pending:
-                await self.sink.flush()
+        """Write history up to now, then commit the offsets it covers (at-least-once).
+
+        Raises WriteAbandoned when stopping while history cannot be written: the offsets
+        are then not committed, and the broker delivers those messages again.
+        """
+        async with self.write_lock:
+            async with self.flush_lock:
+                await self.publish(self.engine.drain())
+                snapshot = self.sink.take()
+                offsets, self.pending_offsets = self.pending_offsets, {}
+            if snapshot:
+                try:
+                    refused = await self.sink.write(snapshot, self.stopping)
+                except WriteAbandoned:
+                    # Not written: neither are these offsets committed.
+                    for tp, offset in offsets.items():
+                        self.pending_offsets.setdefault(tp, offset)
+                    raise
+                await self.publish_refused(refused)
             if self.producer is not None:
                 await self.producer.flush()
             if offsets and self.consumer is not None:
@@ -288,14 +391,36 @@ class PictureWorker(Service):
                 except KafkaError as exc:  # a rebalance may have moved the partition
                     log.warning("offset commit failed (%s); the batch may be replayed", exc)
 
+    async def publish_refused(self, letters: list[DeadLetter]) -> None:
+        """Rows history refused on their own: already in its dead_letters table, now on the topic."""
+        if not letters or self.producer is None:
+            return
+        self.history_rejected += len(letters)
+        for letter in letters:
+            await self.producer.send(
+                self.topics.deadletter,
+                letter.model_dump_json().encode(),
+                key=f"{letter.topic}/{letter.partition}".encode(),
+            )
+            log.warning(
+                "dead letter from history for %s[%d]@%d: %s",
+                letter.topic,
+                letter.partition,
+                letter.offset,
+                letter.reason,
+            )
+
     @Service.timer(1.0)
+    @crash_is_fatal
     async def _evaluate_quiet_sections(self) -> None:
         """Rules also run on a timer so quiet sections resolve surges and expire indicators."""
         if not self.ready.is_set():
             return
+        self.timer_started_at = time.monotonic()
         async with self.flush_lock:
             self.engine.evaluate(everything=True)
             await self.publish(self.engine.drain())
+        self.timer_finished_at = time.monotonic()
 
     @Service.timer(60.0)
     async def _prune(self) -> None:

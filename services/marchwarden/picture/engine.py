@@ -7,7 +7,7 @@ written (history rows, dead letters, alert states). The worker flushes those out
 
 from __future__ import annotations
 
-import base64
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -22,7 +22,7 @@ from marchwarden.alerts.surge import decide_surge, surge_threshold
 from marchwarden.contracts.alerts import AlertEvidence, AlertRule, AlertState
 from marchwarden.contracts.commands import OperatorCommand
 from marchwarden.contracts.common import LEVEL_RANK, Level
-from marchwarden.contracts.deadletters import DeadLetter, DeadLetterKind
+from marchwarden.contracts.deadletters import DeadLetter, DeadLetterKind, bounded_dead_letter
 from marchwarden.contracts.decoding import Rejection, decode_command, decode_event
 from marchwarden.contracts.events import CrossingAttempt, Indicator, TurnBack
 from marchwarden.picture.baseline import Baseline, baseline_hourly
@@ -42,6 +42,8 @@ from marchwarden.picture.windows import (
 )
 from marchwarden.reference.models import ReferenceData
 from marchwarden.settings import RuleSettings
+
+log = logging.getLogger(__name__)
 
 EVENT_COLUMNS = (
     "event_id",
@@ -90,12 +92,13 @@ SURGE: AlertRule = "surge"
 MOVE_EQUIPMENT: AlertRule = "move_equipment_to_arteries"
 EQUIPMENT_LEVELS = ("high", "critical")
 EVIDENCE_EVENT_IDS = 20
-# Events further ahead of the wall clock than this are refused: a skewed clock must not
-# push the watermark forward and make every honest report "late".
-MAX_FUTURE_SKEW_S = 3600.0
+# Events further ahead of the wall clock than this are refused as `future`: a skewed clock
+# must not push a section's clock forward and hide the reports of the real last hour.
+FUTURE_SKEW_S = 120.0
 RESOLVED_ALERTS_KEPT = 10_000
 BorderEvent = CrossingAttempt | TurnBack | Indicator
 PartitionKey = TypeVar("PartitionKey", bound=Hashable)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +138,17 @@ class PictureEngine:
         *,
         max_bytes: int = 64 * 1024,
         wall_clock: Callable[[], float] = time.time,
+        future_skew_s: float = FUTURE_SKEW_S,
+        letter_prefix_bytes: int = 4096,
+        letter_max_bytes: int = 512 * 1024,
     ) -> None:
         self.reference = reference
         self.rules = rules
         self.max_bytes = max_bytes
         self.wall_clock = wall_clock
+        self.future_skew_s = future_skew_s
+        self.letter_prefix_bytes = letter_prefix_bytes
+        self.letter_max_bytes = letter_max_bytes
         self.country = {s.id: s.country for s in reference.sections}
         self.prior_per_day = {s.id: s.expected_attempts_per_day for s in reference.sections}
         self.owned: set[str] = set(self.country)
@@ -202,14 +211,18 @@ class PictureEngine:
     def watermark(self, section: str | None = None, now: float | None = None) -> float:
         """Event-time 'now' of a section: its latest event time (advanced by wall time if live).
 
-        Without a section: the latest of all sections (for display).
+        A section with no event yet runs on the wall clock: another section's clock (ahead
+        in a replay, say) must never age its windows. Without a section: the latest of all
+        sections (for display).
         """
         if now is None:
             now = self.wall_clock()
-        latest = None if section is None else self.section_max.get(section)
-        if section is None or latest is None:
+        if section is None:
             marks = [self.watermark(s, now) for s in self.section_max]
             return max(marks) if marks else now
+        latest = self.section_max.get(section)
+        if latest is None:
+            return now
         return self._clock(latest, self.section_wall[section], now)
 
     def surge_clock(self, section: str, now: float | None = None) -> float:
@@ -249,6 +262,10 @@ class PictureEngine:
         return self._clock(latest, self.stream_wall[stream], now)
 
     def _advance(self, stream: tuple[str, str], epoch: float, now: float) -> None:
+        # A report a little ahead of the wall clock (within the allowed skew) is counted at
+        # its own time, but no clock moves past real time: one report must not age a
+        # section's windows.
+        epoch = min(epoch, now)
         mark = self._stream_watermark(stream, now)
         if mark is None or epoch > mark:
             self.stream_max[stream] = epoch
@@ -285,7 +302,7 @@ class PictureEngine:
         for key, records in batch.items():
             running = float("-inf")
             for record in records:
-                decoded = self._decode(record, now, received)
+                decoded = self._guarded(self._decode, record, received, record, now, received)
                 if decoded is not None:
                     epoch, event = decoded
                     if epoch > running:
@@ -297,11 +314,24 @@ class PictureEngine:
         merged.sort(key=itemgetter(0))
         heads: dict[PartitionKey, float | None] = dict.fromkeys(batch)
         for _, epoch, key, event, record in merged:
-            if self._apply(event, epoch, record, now, received):
+            if self._guarded(self._apply, record, received, event, epoch, record, now, received):
                 head = heads[key]
                 if head is None or epoch > head:
                     heads[key] = epoch
         return heads
+
+    def _guarded(
+        self, step: Callable[..., _T], record: Record, received: datetime, *args: Any
+    ) -> _T | None:
+        """Run one step for one record; a fault of this code dead-letters the record only."""
+        try:
+            return step(*args)
+        except Exception as exc:
+            # A fault of this code, not of the input: the record is kept as a dead letter
+            # and the rest of the batch goes on (no input may stop the worker).
+            log.exception("record %s[%d]@%d failed", record.topic, record.partition, record.offset)
+            self._dead_letter(record, "unprocessable", f"{type(exc).__name__}: {exc}", received)
+            return None
 
     def _decode(
         self, record: Record, now: float, received: datetime
@@ -312,11 +342,12 @@ class PictureEngine:
             self._dead_letter(record, decoded.kind, decoded.reason, received)
             return None
         epoch = decoded.occurred_at.timestamp()
-        if epoch > now + MAX_FUTURE_SKEW_S:
+        if epoch > now + self.future_skew_s:
             self._dead_letter(
                 record,
-                "invalid",
-                f"occurred_at {decoded.occurred_at.isoformat()} is in the future",
+                "future",
+                f"occurred_at {decoded.occurred_at.isoformat()} is more than "
+                f"{self.future_skew_s:.0f} s ahead of the wall clock",
                 received,
             )
             return None
@@ -366,8 +397,8 @@ class PictureEngine:
         self, attempt: CrossingAttempt, event_id: str, epoch: float, watermark: float, now: float
     ) -> None:
         section = attempt.section_id
-        if epoch > self.attempt_max.get(section, float("-inf")):
-            self.attempt_max[section] = epoch
+        if min(epoch, now) > self.attempt_max.get(section, float("-inf")):
+            self.attempt_max[section] = min(epoch, now)
             self.attempt_wall[section] = now
         owned = section in self.owned
         if owned and (SURGE, section) in self.open_alerts:
@@ -447,18 +478,19 @@ class PictureEngine:
         self, record: Record, kind: DeadLetterKind, reason: str, received: datetime
     ) -> None:
         self.rejected += 1
-        value = record.value or b""
         self.outputs.dead_letters.append(
-            DeadLetter(
+            bounded_dead_letter(
                 topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,
-                key_b64=base64.b64encode(record.key).decode() if record.key is not None else None,
-                value_b64=base64.b64encode(value).decode(),
-                value_size=len(value),
+                key=record.key,
+                value=record.value,
                 kind=kind,
                 reason=reason,
                 received_at=received,
+                keep_bytes=self.max_bytes,
+                prefix_bytes=self.letter_prefix_bytes,
+                max_letter_bytes=self.letter_max_bytes,
             )
         )
 

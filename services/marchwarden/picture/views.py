@@ -18,13 +18,9 @@ def register_picture_views(ctx: WorkerContext) -> None:
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
-            ready = ctx.is_ready()
-            failing = ctx.worker.sink.write_error is not None
-            state = "history_failing" if failing else "ok" if ready else "starting"
-            # Not healthy while history refuses writes: nothing is committed until it accepts.
-            return self.json(
-                {"status": state, **ctx.status()}, status=200 if state == "ok" else 503
-            )
+            health = ctx.health()
+            body = {"status": health.status, "reasons": health.reasons, **ctx.status()}
+            return self.json(body, status=health.http_status)
 
     @app.page("/picture")
     class Picture(View):

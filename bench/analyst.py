@@ -1,0 +1,117 @@
+"""Alert latency while analysts saturate the history, against the same load without them."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    WORKER_ENV,
+    free_port,
+    get_json,
+    log,
+    percentile,
+    spawn,
+    stop,
+    tansu,
+    wait_healthy,
+    worker_command,
+)
+from bench.latency import _offer
+
+# The query from issue 9: one core's worth of hashing for minutes unless something stops it.
+HEAVY_SQL = "SELECT count() FROM numbers(2e10) WHERE sipHash64(number) % 7 = 1"
+
+
+class Analysts:
+    """Keeps `concurrent` heavy queries in flight through /history/sql until stopped."""
+
+    def __init__(self, web_port: int, concurrent: int, give_up_s: float) -> None:
+        self.url = f"http://127.0.0.1:{web_port}/history/sql"
+        self.concurrent = concurrent
+        self.give_up_s = give_up_s
+        self.outcomes: Counter[str] = Counter()
+        self.seconds: list[float] = []
+        self._stopping = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._loop, daemon=True) for _ in range(concurrent)
+        ]
+
+    def __enter__(self) -> Analysts:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(self.give_up_s + 5)
+
+    def _loop(self) -> None:
+        import json
+        import urllib.request
+
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            request = urllib.request.Request(
+                self.url,
+                data=json.dumps({"sql": HEAVY_SQL}).encode(),
+                method="POST",
+                headers={"Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.give_up_s) as response:
+                    self.outcomes[f"http {response.status}"] += 1
+            except urllib.error.HTTPError as exc:
+                self.outcomes[f"http {exc.code}"] += 1
+                if exc.code == 429:
+                    time.sleep(0.5)
+            except Exception as exc:  # the caller gave up (timeout) or the worker is gone
+                self.outcomes[type(exc).__name__] += 1
+            self.seconds.append(time.monotonic() - started)
+
+
+def analyst_run(rate: int, seconds: float, concurrent: int, give_up_s: float) -> dict[str, Any]:
+    """A fresh broker and worker: the load alone, then the same load with heavy queries."""
+    data_dir = Path(tempfile.mkdtemp(prefix="mw-bench-analyst-"))
+    proc = None
+    tag = uuid.uuid4().hex[:6]
+    out: dict[str, Any] = {"rate": rate, "seconds": seconds, "concurrent": concurrent}
+    try:
+        with tansu() as (port, _):
+            web_port = free_port()
+            proc = spawn(
+                worker_command(port, data_dir, web_port), WORKER_ENV, data_dir / "worker.log"
+            )
+            wait_healthy(web_port, proc, timeout=120)
+            time.sleep(1.0)
+            out["quiet"] = asyncio.run(_offer(port, rate, seconds, tag + "q"))
+            with Analysts(web_port, concurrent, give_up_s) as analysts:
+                time.sleep(2.0)  # the queries are running before the measured load starts
+                out["heavy"] = asyncio.run(_offer(port, rate, seconds, tag + "h"))
+                status, health = get_json(f"http://127.0.0.1:{web_port}/health", 5.0)
+            out["health_during_heavy"] = {"status": status, "body": health}
+            out["queries"] = dict(analysts.outcomes)
+            out["query_seconds_p50"] = round(percentile(analysts.seconds, 50), 1)
+            stop(proc)
+    finally:
+        stop(proc)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    quiet, heavy = out["quiet"], out["heavy"]
+    for q in ("p50_ms", "p99_ms"):
+        out[f"ratio_{q.removesuffix('_ms')}"] = (
+            round(heavy[q] / quiet[q], 2) if quiet[q] else float("nan")
+        )
+    log(
+        f"analyst @ {rate}/s: quiet p50 {quiet['p50_ms']} / p99 {quiet['p99_ms']} ms, "
+        f"heavy p50 {heavy['p50_ms']} / p99 {heavy['p99_ms']} ms "
+        f"({heavy['matched']}/{heavy['indicators']} alerts), queries {out['queries']}"
+    )
+    return out
