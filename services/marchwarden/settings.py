@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     sink_max_rows: int = Field(20000, ge=1)
     sink_max_interval_s: float = Field(0.5, gt=0)
     max_message_bytes: int = Field(64 * 1024, ge=1)
+    # The watch floor (screen/): alert stream heartbeat and bounds of its HTTP inputs.
+    stream_heartbeat_s: float = Field(15.0, gt=0)
+    stream_max_clients: int = Field(64, ge=1)
+    events_max_batch: int = Field(500, ge=1)
+    events_max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     topics: TopicNames = TopicNames()
     rules: RuleSettings = RuleSettings()
     log_level: str = "INFO"
