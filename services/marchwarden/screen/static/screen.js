@@ -206,7 +206,7 @@
     facts.id = "panel-facts";
     const ratio = s.surge_ratio === null ? "—" : `${s.surge_ratio.toFixed(2)}×`;
     facts.append(
-      text("li", `Baseline: ${s.baseline.hourly_mean.toFixed(2)} attempts/h (${s.baseline.method}, ${s.baseline.observed_hours} h observed)`),
+      text("li", `Baseline: ${s.baseline.hourly_mean.toFixed(2)} attempts/h (${s.baseline.method})`),
       text("li", `Surge ratio (last hour ÷ baseline): ${ratio}; threshold ${s.surge_threshold}`),
       text("li", `Last report: ${s.last_report_at ? fmtTime(s.last_report_at) : "none yet"}`),
     );
@@ -281,7 +281,7 @@
     li.addEventListener("click", () => {
       openPanel(a.section_id);
       const line = layers.sections[a.section_id];
-      if (line) map.fitBounds(line.getBounds(), { maxZoom: 9, padding: [80, 80] });
+      if (line) map.fitBounds(line.getBounds(), { maxZoom: 7, padding: [80, 80] });
     });
     return li;
   }
