@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from marchwarden.analysis.access import call_worker
-from marchwarden.embedded.tansu import TansuBroker, free_port
+from marchwarden.embedded.tansu import TansuBroker, free_port, port_in_use
 from marchwarden.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class DemoOptions:
     end: datetime | None
     duration_s: float
     keep: bool = False
+    # After the summary, keep the stack up so the watch floor page can be looked at.
+    serve: bool = True
 
 
 def prepare_directory(directory: Path) -> None:
@@ -109,11 +111,18 @@ class Demo:
                 f"{events[0]['occurred_at'][:10]} to {events[-1]['occurred_at'][:10]}, "
                 f"streamed in about {self.options.duration_s:.0f} s"
             )
+            self.console.print(f"Watch floor (map and alert board): [bold]{self.url}/[/]")
             asyncio.run(self._stream(events))
             verdict = self._verify()
             data = self._summary()
+            self._print_results(data, verdict, started)
+            if self.options.serve:
+                return self._serve()
         finally:
             self._stop_stack()
+        return 0
+
+    def _print_results(self, data: dict[str, Any], verdict: str, started: float) -> None:
         from marchwarden.demo.summary import print_summary
 
         print_summary(self.console, data["summary"])
@@ -126,13 +135,37 @@ class Demo:
             + f"\nQuery it: marchwarden history sql --data-dir {self.directory} "
             '"SELECT rule, section_id, status FROM alerts FINAL"'
         )
-        return 0
+
+    def _serve(self) -> int:
+        """Keep the stack up for the page until Ctrl-C or SIGTERM; 1 if the worker dies."""
+        self.console.print(
+            f"\nServing the watch floor at [bold]{self.url}/[/] (the HTTP API too); "
+            "press Ctrl-C to stop. (--no-serve stops here.)",
+            soft_wrap=True,
+        )
+
+        def interrupt(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, interrupt)
+        try:
+            while self.worker is not None and self.worker.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            self.console.print("stopping…")
+            return 0
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        self.console.print(f"[red]the worker stopped; see {self.directory / 'logs'}[/]")
+        return 1
 
     # ---------------------------------------------------------------- stack
     def _start_stack(self) -> None:
         self.broker = TansuBroker(free_port(), log_file=self.directory / "logs" / "tansu.log")
         self.broker.start()
-        self.web_port = free_port()
+        # The configured web port when it is free, so the page's address is the usual one.
+        wanted = self.settings.web_port
+        self.web_port = free_port() if port_in_use(self.settings.web_host, wanted) else wanted
         log_path = self.directory / "logs" / "worker.log"
         log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
         env = dict(
