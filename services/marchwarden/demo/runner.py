@@ -147,7 +147,8 @@ class Demo:
         def interrupt(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
 
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        # Both set explicitly: a shell may start a background job with SIGINT ignored.
+        previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             while self.worker is not None and self.worker.poll() is None:
                 time.sleep(0.5)
@@ -155,7 +156,8 @@ class Demo:
             self.console.print("stopping…")
             return 0
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         self.console.print(f"[red]the worker stopped; see {self.directory / 'logs'}[/]")
         return 1
 
