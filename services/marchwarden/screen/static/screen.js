@@ -90,8 +90,12 @@
     }
   }
 
+  class SignInNeeded extends Error {}
+
   async function loadReference() {
-    const geo = await (await fetch("/reference.geojson")).json();
+    const answer = await fetch("/reference.geojson", { credentials: "same-origin" });
+    if (answer.status === 401) throw new SignInNeeded();
+    const geo = await answer.json();
     const bounds = L.latLngBounds([]);
     for (const f of geo.features) {
       const p = f.properties;
@@ -381,9 +385,19 @@
       if (state.source !== source) return;
       setStatus("disconnected", "disconnected — reconnecting");
       if (source.readyState === EventSource.CLOSED) {
-        // The browser gave up (an HTTP error); retry ourselves, from the last position.
-        state.retryTimer = setTimeout(connect, state.retryMs);
-        state.retryMs = Math.min(state.retryMs * 2, 15000);
+        // The browser gave up (an HTTP error): signed out, or retry ourselves from the
+        // last position.
+        fetch("/whoami", { credentials: "same-origin" }).then((answer) => {
+          if (answer.status === 401) {
+            showSignIn();
+            return;
+          }
+          state.retryTimer = setTimeout(connect, state.retryMs);
+          state.retryMs = Math.min(state.retryMs * 2, 15000);
+        }, () => {
+          state.retryTimer = setTimeout(connect, state.retryMs);
+          state.retryMs = Math.min(state.retryMs * 2, 15000);
+        });
       }
     });
   }
@@ -410,10 +424,54 @@
     state.openSection = null;
   });
 
+  // ------------------------------------------------------------------ sign-in
+  function showSignIn() {
+    disconnect();
+    setStatus("disconnected", "signed out");
+    $("sign-in").hidden = false;
+    $("token").focus();
+  }
+
+  $("sign-in").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const error = $("sign-in-error");
+    error.hidden = true;
+    const answer = await fetch("/session", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: $("token").value }),
+      credentials: "same-origin",
+    }).catch((err) => ({ ok: false, json: async () => ({ error: String(err) }) }));
+    $("token").value = "";
+    if (!answer.ok) {
+      error.hidden = false;
+      error.textContent = (await answer.json().catch(() => ({}))).error || "sign-in refused";
+      return;
+    }
+    $("sign-in").hidden = true;
+    start();
+  });
+
+  let referenceLoaded = false;
+  async function start() {
+    try {
+      if (!referenceLoaded) {
+        await loadReference();
+        referenceLoaded = true;
+      }
+      await loadPicture(null);
+    } catch (err) {
+      if (err instanceof SignInNeeded) {
+        showSignIn();
+        return;
+      }
+      const msg = $("board-message");
+      msg.hidden = false;
+      msg.textContent = "Could not load the map: " + err;
+    }
+    connect();
+  }
+
   window.watchFloor = { state, connect, disconnect, openPanel, levels: LEVELS };
-  loadReference().then(() => loadPicture(null)).catch((err) => {
-    const msg = $("board-message");
-    msg.hidden = false;
-    msg.textContent = "Could not load the map: " + err;
-  }).finally(connect);
+  start();
 })();
