@@ -108,7 +108,7 @@ def test_a_demo_over_months_draws_its_monthly_chart(tmp_path: Path) -> None:
     """
     result = run_cli(
         "demo", "--from", "2024-07-01", "--to", "2024-11-30", "--duration", "5",
-        "--data-dir", str(tmp_path),
+        "--no-serve", "--data-dir", str(tmp_path),
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     chart = tmp_path / "demo" / "summary.png"

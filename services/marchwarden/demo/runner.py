@@ -165,9 +165,11 @@ class Demo:
     def _start_stack(self) -> None:
         self.broker = TansuBroker(free_port(), log_file=self.directory / "logs" / "tansu.log")
         self.broker.start()
-        # The configured web port when it is free, so the page's address is the usual one.
+        # A demo that serves its page afterwards takes the configured port when it is free, so
+        # the address is the usual one; otherwise any free port (nothing else finds it there).
         wanted = self.settings.web_port
-        self.web_port = free_port() if port_in_use(self.settings.web_host, wanted) else wanted
+        usual = self.options.serve and not port_in_use(self.settings.web_host, wanted)
+        self.web_port = wanted if usual else free_port()
         log_path = self.directory / "logs" / "worker.log"
         log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
         env = dict(
