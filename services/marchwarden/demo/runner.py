@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from marchwarden.analysis.access import call_worker
-from marchwarden.embedded.tansu import TansuBroker, free_port, port_in_use
+from marchwarden.embedded.tansu import TansuBroker, die_with_parent, free_port, port_in_use
 from marchwarden.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,8 @@ class Demo:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            # Dies with the demo, even when the demo itself is killed.
+            preexec_fn=die_with_parent,
         )
         log.close()
         with self.console.status("starting the embedded stack (tansu, Faust worker, chDB)…"):
