@@ -62,6 +62,7 @@ def startup_run() -> dict[str, Any]:
                 "smoke",
                 "--duration",
                 "5",
+                "--no-serve",
                 "--data-dir",
                 str(demo_dir),
             ],

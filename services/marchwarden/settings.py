@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     sink_max_pending_rows: int = Field(200_000, ge=1)
     # After SIGTERM (or a crash), everything still running is killed after this long.
     shutdown_deadline_s: float = Field(8.0, gt=0)
+    # The watch floor (screen/): alert stream heartbeat and bounds of its HTTP inputs.
+    stream_heartbeat_s: float = Field(15.0, gt=0)
+    stream_max_clients: int = Field(64, ge=1)
+    events_max_batch: int = Field(500, ge=1)
+    events_max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     topics: TopicNames = TopicNames()
     rules: RuleSettings = RuleSettings()
     analyst: AnalystLimits = AnalystLimits()

@@ -107,6 +107,7 @@ def create_worker(
     from marchwarden.alerts.agents import register_command_agents
     from marchwarden.analysis.views import register_history_views
     from marchwarden.picture.views import register_picture_views
+    from marchwarden.screen.views import register_screen
 
     app = faust.App(
         settings.app_id,
@@ -141,4 +142,5 @@ def create_worker(
     register_command_agents(ctx)
     register_picture_views(ctx)
     register_history_views(ctx)
+    register_screen(ctx)
     return ctx

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import urllib.request
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ from typing import Any
 import pytest
 
 from marchwarden.history.store import HistoryStore
-from tests.support.stack import WorkerProcess, http, topic_env, wait_until
+from tests.support.stack import WorkerProcess, free_port, http, topic_env, wait_until
 
 CLI = [sys.executable, "-m", "marchwarden.cli"]
 
@@ -39,12 +42,37 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One short demo run for the module; its history is then read by the tests."""
+    """One short demo run for the module, serving its page until Ctrl-C; then its history."""
     base = tmp_path_factory.mktemp("demo")
-    result = run_cli("demo", "--scenario", "smoke", "--duration", "5", "--data-dir", str(base))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "verified" in result.stdout
-    assert "RAISED" in result.stdout and "surge.LV-BY-02.1" in result.stdout
+    out_path, err_path = base / "demo.out", base / "demo.err"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        demo = subprocess.Popen(
+            [*CLI, "demo", "--scenario", "smoke", "--duration", "5", "--data-dir", str(base)],
+            stdout=out,
+            stderr=err,
+            env=clean_env(MARCHWARDEN_WEB_PORT=str(free_port())),
+        )
+    try:
+        wait_until(
+            lambda: demo.poll() is not None or "press Ctrl-C" in out_path.read_text(),
+            240,
+            "the demo to serve its page after the summary",
+        )
+        output = out_path.read_text()
+        assert demo.poll() is None, output[-3000:] + err_path.read_text()[-3000:]
+        url = re.search(r"Watch floor \(map and alert board\): (http://\S+/)", output)
+        assert url, output[:2000]
+        with urllib.request.urlopen(url.group(1), timeout=10) as page:
+            assert b"watch floor" in page.read()
+        status, spec = http("GET", url.group(1) + "openapi.json")
+        assert status == 200 and "/alerts/stream" in spec["paths"]
+    finally:
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(60)
+    output = out_path.read_text()
+    assert code == 0, output[-3000:] + err_path.read_text()[-3000:]
+    assert "verified" in output
+    assert "RAISED" in output and "surge.LV-BY-02.1" in output
     return base / "demo"
 
 
@@ -80,7 +108,7 @@ def test_a_demo_over_months_draws_its_monthly_chart(tmp_path: Path) -> None:
     """
     result = run_cli(
         "demo", "--from", "2024-07-01", "--to", "2024-11-30", "--duration", "5",
-        "--data-dir", str(tmp_path),
+        "--no-serve", "--data-dir", str(tmp_path),
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     chart = tmp_path / "demo" / "summary.png"
@@ -162,7 +190,14 @@ def test_canned_reports(demo_dir: Path) -> None:
 
 def test_running_the_demo_again_is_safe(demo_dir: Path) -> None:
     result = run_cli(
-        "demo", "--scenario", "smoke", "--duration", "3", "--data-dir", str(demo_dir.parent)
+        "demo",
+        "--scenario",
+        "smoke",
+        "--duration",
+        "3",
+        "--no-serve",
+        "--data-dir",
+        str(demo_dir.parent),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert sql(demo_dir, "SELECT count() AS n FROM events") == [{"n": 2291}]
@@ -171,7 +206,7 @@ def test_running_the_demo_again_is_safe(demo_dir: Path) -> None:
 def test_demo_refuses_to_wipe_a_foreign_directory(tmp_path: Path) -> None:
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "precious.txt").write_text("keep me")
-    result = run_cli("demo", "--scenario", "smoke", "--data-dir", str(tmp_path))
+    result = run_cli("demo", "--scenario", "smoke", "--no-serve", "--data-dir", str(tmp_path))
     assert result.returncode == 1 and "not a demo directory" in result.stderr
     assert (tmp_path / "demo" / "precious.txt").exists()
 

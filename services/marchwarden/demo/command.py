@@ -21,6 +21,12 @@ import click
     help="Wall-clock seconds to stream the scenario in.",
 )
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Default: ./.marchwarden")
+@click.option(
+    "--serve/--no-serve",
+    default=True,
+    show_default=True,
+    help="After the summary, keep serving the watch floor page until Ctrl-C.",
+)
 def demo_command(
     scenario: str,
     seed: int,
@@ -28,6 +34,7 @@ def demo_command(
     end: str | None,
     duration_s: float,
     data_dir: Path | None,
+    serve: bool,
 ) -> None:
     """Start the embedded stack, stream a compressed scenario, show alerts and a summary."""
     from rich.console import Console
@@ -45,7 +52,12 @@ def demo_command(
         raise UserError("--duration must be positive")
     settings = load_settings(data_dir=data_dir)
     options = DemoOptions(
-        scenario, seed, parse_bound(start, end=False), parse_bound(end, end=True), duration_s
+        scenario,
+        seed,
+        parse_bound(start, end=False),
+        parse_bound(end, end=True),
+        duration_s,
+        serve=serve,
     )
     try:
         code = Demo(settings, options, Console()).run()

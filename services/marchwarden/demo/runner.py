@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from marchwarden.analysis.access import call_worker
-from marchwarden.embedded.tansu import TansuBroker, free_port
+from marchwarden.embedded.tansu import TansuBroker, die_with_parent, free_port, port_in_use
 from marchwarden.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class DemoOptions:
     end: datetime | None
     duration_s: float
     keep: bool = False
+    # After the summary, keep the stack up so the watch floor page can be looked at.
+    serve: bool = True
 
 
 def prepare_directory(directory: Path) -> None:
@@ -109,11 +111,18 @@ class Demo:
                 f"{events[0]['occurred_at'][:10]} to {events[-1]['occurred_at'][:10]}, "
                 f"streamed in about {self.options.duration_s:.0f} s"
             )
+            self.console.print(f"Watch floor (map and alert board): [bold]{self.url}/[/]")
             asyncio.run(self._stream(events))
             verdict = self._verify()
             data = self._summary()
+            self._print_results(data, verdict, started)
+            if self.options.serve:
+                return self._serve()
         finally:
             self._stop_stack()
+        return 0
+
+    def _print_results(self, data: dict[str, Any], verdict: str, started: float) -> None:
         from marchwarden.demo.summary import print_summary
 
         print_summary(self.console, data["summary"])
@@ -126,13 +135,41 @@ class Demo:
             + f"\nQuery it: marchwarden history sql --data-dir {self.directory} "
             '"SELECT rule, section_id, status FROM alerts FINAL"'
         )
-        return 0
+
+    def _serve(self) -> int:
+        """Keep the stack up for the page until Ctrl-C or SIGTERM; 1 if the worker dies."""
+        self.console.print(
+            f"\nServing the watch floor at [bold]{self.url}/[/] (the HTTP API too); "
+            "press Ctrl-C to stop. (--no-serve stops here.)",
+            soft_wrap=True,
+        )
+
+        def interrupt(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        # Both set explicitly: a shell may start a background job with SIGINT ignored.
+        previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while self.worker is not None and self.worker.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            self.console.print("stopping…")
+            return 0
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        self.console.print(f"[red]the worker stopped; see {self.directory / 'logs'}[/]")
+        return 1
 
     # ---------------------------------------------------------------- stack
     def _start_stack(self) -> None:
         self.broker = TansuBroker(free_port(), log_file=self.directory / "logs" / "tansu.log")
         self.broker.start()
-        self.web_port = free_port()
+        # A demo that serves its page afterwards takes the configured port when it is free, so
+        # the address is the usual one; otherwise any free port (nothing else finds it there).
+        wanted = self.settings.web_port
+        usual = self.options.serve and not port_in_use(self.settings.web_host, wanted)
+        self.web_port = wanted if usual else free_port()
         log_path = self.directory / "logs" / "worker.log"
         log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
         env = dict(
@@ -154,6 +191,8 @@ class Demo:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            # Dies with the demo, even when the demo itself is killed.
+            preexec_fn=die_with_parent,
         )
         log.close()
         with self.console.status("starting the embedded stack (tansu, Faust worker, chDB)…"):

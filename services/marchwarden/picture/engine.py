@@ -802,6 +802,9 @@ class PictureEngine:
                 "name": self.reference.section(section).name,
                 "watermark": _utc(watermark).isoformat(),
                 "watermark_epoch": watermark,
+                "last_report_at": _utc(self.section_max[section]).isoformat()
+                if section in self.section_max
+                else None,
                 "counts": windowed_counts(self.counters[section], watermark),
                 "baseline": {
                     "hourly_mean": round(base.hourly_mean, 4),

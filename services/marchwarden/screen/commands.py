@@ -1,0 +1,104 @@
+"""POST /alerts/{alert_id}/{command}: operator commands over HTTP, sent to ops.commands.
+
+The command is checked against the alert's current state on the board first, so the page
+and scripts get an immediate 404 or 409 instead of a dead letter; the worker owning the
+section applies it, and the new alert state arrives on ops.alerts and the stream.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from pydantic import ValidationError
+
+from marchwarden.alerts import lifecycle
+from marchwarden.contracts.alerts import AlertState
+from marchwarden.contracts.commands import OperatorCommand
+from marchwarden.contracts.decoding import describe_validation_error
+from marchwarden.screen.board import AlertBoard
+from marchwarden.screen.bodies import BodyError, read_json
+from marchwarden.screen.visibility import alert_view, viewer_of
+from marchwarden.settings import Settings
+
+COMMANDS = ("acknowledge", "resolve")
+MAX_COMMAND_BODY = 8 * 1024
+
+
+def transition_error(alert: AlertState, command: str, at: datetime) -> str | None:
+    """Why the command does not apply to the alert as it stands, or None."""
+    try:
+        if command == "acknowledge":
+            lifecycle.acknowledge(alert, at, "check", "")
+        else:
+            lifecycle.resolve(alert, at)
+    except lifecycle.InvalidTransition as exc:
+        return str(exc)
+    return None
+
+
+class CommandDesk:
+    """The handler of the HTTP commands for one worker."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        board: AlertBoard,
+        producer: Callable[[], AIOKafkaProducer | None],
+    ) -> None:
+        self.settings = settings
+        self.board = board
+        self.producer = producer
+
+    async def handle(self, request: web.Request) -> web.Response:
+        alert_id = request.match_info["alert_id"]
+        command = request.match_info["command"]
+        viewer = viewer_of(request)
+        if command not in COMMANDS:
+            return _error(404, f"no command {command!r}; one of {', '.join(COMMANDS)}")
+        if not viewer.has("operator"):
+            return _error(403, "the operator role is required")
+        try:
+            body = await read_json(request, MAX_COMMAND_BODY, empty={})
+        except BodyError as exc:
+            return exc.response()
+        if not isinstance(body, dict) or set(body) - {"note"}:
+            return _error(400, 'the body is a JSON object with at most a "note"')
+        alert = self.board.get(alert_id)
+        if alert is None or alert_view(viewer)(alert) is None:
+            return _error(404, f"no open alert {alert_id!r}")
+        now = datetime.now(UTC)
+        problem = transition_error(alert, command, now)
+        if problem is not None:
+            return _error(409, problem)
+        try:
+            order = OperatorCommand(
+                command_id=str(uuid.uuid4()),
+                schema_version=1,
+                command=command,
+                alert_id=alert_id,
+                operator_id=viewer.subject,
+                note=body.get("note", ""),
+                issued_at=now,
+            )
+        except ValidationError as exc:
+            return _error(400, describe_validation_error(exc))
+        producer = self.producer()
+        if producer is None:
+            return _error(503, "the worker is still starting")
+        await producer.send_and_wait(
+            self.settings.topics.commands, order.model_dump_json().encode(), key=alert_id.encode()
+        )
+        answer: dict[str, Any] = {
+            "command": order.model_dump(mode="json"),
+            "alert_version": alert.version,
+        }
+        return web.json_response(answer, status=202)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)

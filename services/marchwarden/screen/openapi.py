@@ -1,0 +1,285 @@
+"""The OpenAPI 3.1 document of the worker's HTTP API, served at /openapi.json.
+
+Written by hand next to the routes, because Faust views carry no schema; a test compares
+it with every route the worker registers, so an endpoint cannot be added undocumented.
+Each operation lists the roles that may call it (`x-roles`) and its error answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from marchwarden.contracts.alerts import AlertState
+from marchwarden.contracts.commands import OperatorCommand
+from marchwarden.contracts.deadletters import DeadLetter
+from marchwarden.contracts.events import BorderEvent
+
+REF = "#/components/schemas/{model}"
+ALL_ROLES = ["operator", "analyst", "admin", "reporter"]
+WATCHERS = ["operator", "analyst", "admin"]
+
+ERRORS = {
+    400: "The request is malformed; `error` says how",
+    403: "The caller lacks the role, or the organisation, this needs",
+    404: "No such resource",
+    409: "The command does not apply to the alert's current status",
+    413: "The body or the batch is over its limit",
+    503: "The worker is starting, or a bound (open streams) is reached",
+}
+
+
+def _json(schema: dict[str, Any] | str, description: str = "OK") -> dict[str, Any]:
+    if isinstance(schema, str):
+        schema = {"$ref": REF.format(model=schema)}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(
+    summary: str,
+    roles: list[str],
+    ok: dict[str, Any] | None = None,
+    errors: tuple[int, ...] = (),
+    **extra: Any,
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": ok or _json({"type": "object"})}
+    for code in errors:
+        responses[str(code)] = _json("Error", ERRORS[code])
+    return {"summary": summary, "x-roles": roles, "responses": responses, **extra}
+
+
+def _body(schema: dict[str, Any] | str, required: bool = True) -> dict[str, Any]:
+    return {"requestBody": {"required": required, **_json(schema)}}
+
+
+def _schemas() -> dict[str, Any]:
+    models: list[type[BaseModel]] = [AlertState, OperatorCommand, DeadLetter]
+    found: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template=REF)
+        found.update(schema.pop("$defs", {}))
+        found[model.__name__] = schema
+    events = TypeAdapter(BorderEvent).json_schema(ref_template=REF)
+    found.update(events.pop("$defs", {}))
+    found["BorderEvent"] = events
+    found["Error"] = {
+        "type": "object",
+        "properties": {"error": {"type": "string"}},
+        "required": ["error"],
+    }
+    return found
+
+
+def _paths() -> dict[str, Any]:
+    alert_list = {
+        "type": "object",
+        "properties": {
+            "open": {"type": "array", "items": {"$ref": REF.format(model="AlertState")}}
+        },
+    }
+    sql_body = {
+        "type": "object",
+        "properties": {"sql": {"type": "string"}, "parameters": {"type": "object"}},
+        "required": ["sql"],
+    }
+    rows = {
+        "type": "object",
+        "properties": {"columns": {"type": "array"}, "rows": {"type": "array"}},
+    }
+    intake_answer = {
+        "type": "object",
+        "properties": {
+            "accepted": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        k: {"type": t}
+                        for k, t in (
+                            ("index", "integer"),
+                            ("event_id", "string"),
+                            ("topic", "string"),
+                            ("partition", "integer"),
+                            ("offset", "integer"),
+                        )
+                    },
+                },
+            },
+            "rejected": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        k: {"type": t}
+                        for k, t in (
+                            ("index", "integer"),
+                            ("kind", "string"),
+                            ("reason", "string"),
+                            ("dead_lettered", "boolean"),
+                        )
+                    },
+                },
+            },
+            "errors": {"type": "boolean"},
+        },
+    }
+    html = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+    sse = {
+        "description": "text/event-stream: `snapshot` {alerts}, `alert` (an AlertState), `heartbeat` {at}, `reset` {reason}; "
+        "each snapshot and alert id is a JSON array of {topic, partition, offset} (next offset to read)",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+    return {
+        "/": {"get": _op("The watch floor page: map, alert board, section panel", WATCHERS, html)},
+        "/static/{path}": {
+            "get": _op(
+                "The page's scripts, styles and vendored Leaflet 1.9.4",
+                WATCHERS,
+                {"description": "a static file"},
+                (404,),
+                parameters=[_path_param("path")],
+            )
+        },
+        "/openapi.json": {"get": _op("This document", ALL_ROLES)},
+        "/reference.geojson": {
+            "get": _op(
+                "Border sections, parks and arteries as a GeoJSON FeatureCollection",
+                WATCHERS,
+                _json({"type": "object"}, "application/geo+json"),
+            )
+        },
+        "/health": {
+            "get": _op(
+                "200 once the worker owns its partitions and has rebuilt its state; counters",
+                ALL_ROLES,
+                errors=(503,),
+            )
+        },
+        "/picture": {
+            "get": _op(
+                "The live picture per section: counts, baseline, surge ratio, indicators, threat level, open alerts",
+                WATCHERS,
+                errors=(404,),
+                parameters=[
+                    {
+                        "name": "section",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    }
+                ],
+            )
+        },
+        "/alerts": {
+            "get": _op("Open alerts owned by this worker, full state", WATCHERS, _json(alert_list))
+        },
+        "/alerts/stream": {
+            "get": _op(
+                "Server-Sent Events: a snapshot of the open alerts, then every alert state change; resumable with Last-Event-ID (or ?last_event_id=)",
+                WATCHERS,
+                sse,
+                (403, 503),
+                parameters=[
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "last_event_id",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                ],
+            )
+        },
+        "/alerts/{alert_id}/{command}": {
+            "post": _op(
+                "Acknowledge or resolve an open alert; the new state follows on ops.alerts and the stream",
+                ["operator"],
+                _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "command": {"$ref": REF.format(model="OperatorCommand")},
+                            "alert_version": {"type": "integer"},
+                        },
+                    },
+                    "Accepted (202): the command is on ops.commands",
+                ),
+                (400, 403, 404, 409, 413, 503),
+                parameters=[
+                    _path_param("alert_id"),
+                    {
+                        **_path_param("command"),
+                        "schema": {"type": "string", "enum": ["acknowledge", "resolve"]},
+                    },
+                ],
+                **_body(
+                    {
+                        "type": "object",
+                        "properties": {"note": {"type": "string", "maxLength": 2000}},
+                    },
+                    required=False,
+                ),
+            )
+        },
+        "/events": {
+            "post": _op(
+                "A batch of border events (JSON array, bounded), to the same topics with the same validation and dead letters",
+                ["reporter"],
+                _json(
+                    intake_answer,
+                    "Per event: accepted (topic, partition, offset) or rejected (kind, reason)",
+                ),
+                (400, 403, 413, 503),
+                **_body({"type": "array", "items": {"$ref": REF.format(model="BorderEvent")}}),
+            )
+        },
+        "/parks": {
+            "get": _op("Counter-mobility stock per park and what open alerts hold", WATCHERS)
+        },
+        "/history/sql": {
+            "post": _op(
+                "Read-only SQL over the history (ClickHouse readonly=1)",
+                ["analyst", "admin"],
+                _json(rows),
+                (400, 403),
+                **_body(sql_body),
+            )
+        },
+        "/history/report": {
+            "post": _op(
+                "A canned report (totals, yoy, alerts) over the history",
+                ["analyst", "admin"],
+                _json(rows),
+                (400,),
+                **_body({"type": "object"}),
+            )
+        },
+        "/admin/flush": {"post": _op("Flush the history sink and commit offsets", ["admin"])},
+        "/admin/replay": {"post": _op("Rebuild the live state from history", ["admin"])},
+        "/admin/verify": {
+            "post": _op("Compare the live counters with a recomputation from history", ["admin"])
+        },
+    }
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def openapi_document(version: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Marchwarden worker HTTP API",
+            "version": version,
+            "description": 'Roles per operation are in `x-roles`. Errors answer {"error": "…"}.',
+        },
+        "paths": _paths(),
+        "components": {"schemas": _schemas()},
+    }
