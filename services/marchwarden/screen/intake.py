@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 from marchwarden.contracts.deadletters import DeadLetter
 from marchwarden.contracts.decoding import Rejection, decode_event
 from marchwarden.contracts.events import CrossingAttempt, Indicator, TurnBack
-from marchwarden.picture.engine import MAX_FUTURE_SKEW_S
+from marchwarden.picture.engine import FUTURE_SKEW_S
 from marchwarden.screen.bodies import BodyError, read_json
 from marchwarden.screen.visibility import Viewer, event_refusal, viewer_of
 from marchwarden.settings import Settings
@@ -63,9 +63,12 @@ def check_event(
     decoded = decode_event(raw, max_bytes)
     if isinstance(decoded, Rejection):
         return Refused(index, decoded.kind, decoded.reason, raw, dead_letter=True)
-    if decoded.occurred_at.timestamp() > now + MAX_FUTURE_SKEW_S:
-        reason = f"occurred_at {decoded.occurred_at.isoformat()} is in the future"
-        return Refused(index, "invalid", reason, raw, dead_letter=True)
+    if decoded.occurred_at.timestamp() > now + FUTURE_SKEW_S:
+        reason = (
+            f"occurred_at {decoded.occurred_at.isoformat()} is in the future "
+            f"(more than {FUTURE_SKEW_S:.0f} s ahead of the wall clock)"
+        )
+        return Refused(index, "future", reason, raw, dead_letter=True)
     refusal = event_refusal(viewer, decoded)
     if refusal is not None:
         return Refused(index, "forbidden", refusal, raw, dead_letter=False)
