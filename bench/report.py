@@ -176,7 +176,7 @@ def _rows(docs: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
                 f"p50 {_fmt(heavy['pooled_p50_ms'])} ms, p99 {_fmt(heavy['pooled_p99_ms'])} ms "
                 f"({heavy['matched']}/{heavy['indicators']} alerts) vs p50 "
                 f"{_fmt(quiet['pooled_p50_ms'])} ms, p99 {_fmt(quiet['pooled_p99_ms'])} ms "
-                f"without: {ana["ratio_p50"]:.2f}x p50, {ana['ratio_p99']:.2f}x p99",
+                f"without: {ana['ratio_p50']:.2f}x p50, {ana['ratio_p99']:.2f}x p99",
                 "≤ 2x (p99)",
                 _met(ana["ratio_p99"] <= 2 and heavy["matched"] == heavy["indicators"]),
             )
