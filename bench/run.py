@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.common import RESULTS, loadavg, log, machine, median, percentile
 
-WORKLOADS = ("limit", "pipeline", "naive", "latency", "startup", "rebuild", "history")
+WORKLOADS = ("limit", "pipeline", "naive", "latency", "analyst", "startup", "rebuild", "history")
 
 
 def _repeat(name: str, runs: int, fn: Callable[[], dict[str, Any]]) -> list[dict[str, Any]]:
@@ -83,6 +83,25 @@ def run_workload(name: str, runs: int, quick: bool, profile: bool) -> dict[str, 
                 "alerts_matched": median([p["matched"] for p in per]),
                 "indicators_sent": median([p["indicators"] for p in per]),
             }
+    elif name == "analyst":
+        from bench import analyst
+
+        rate = 1000
+        seconds = 10.0 if quick else 20.0
+        params = {"rate": rate, "seconds_per_phase": seconds, "heavy_queries": 2}
+        raw = _repeat(name, runs, lambda: analyst.analyst_run(rate, seconds, 2, seconds + 30))
+        summary = {}
+        for phase in ("quiet", "heavy"):
+            pooled = [v for r in raw for v in r[phase]["latencies_ms"]]
+            summary[phase] = {
+                "pooled_p50_ms": percentile(pooled, 50),
+                "pooled_p99_ms": percentile(pooled, 99),
+                "samples": len(pooled),
+                "matched": sum(r[phase]["matched"] for r in raw),
+                "indicators": sum(r[phase]["indicators"] for r in raw),
+            }
+        summary["ratio_p50"] = summary["heavy"]["pooled_p50_ms"] / summary["quiet"]["pooled_p50_ms"]
+        summary["ratio_p99"] = summary["heavy"]["pooled_p99_ms"] / summary["quiet"]["pooled_p99_ms"]
     elif name == "startup":
         from bench import startup
 

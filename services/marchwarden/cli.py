@@ -188,7 +188,11 @@ def history_serve(data_dir: Path | None, host: str, port: int) -> None:
     try:
         apply(store)
         log.info("history gateway on %s:%d serving %s", host, port, settings.history_dsn)
-        web.run_app(create_gateway_app(store, lane), host=host, port=port, print=None)
+        # A short grace: running analyst queries are killed below, the writer has no
+        # request that outlives a second or two.
+        web.run_app(
+            create_gateway_app(store, lane), host=host, port=port, print=None, shutdown_timeout=2
+        )
     finally:
         lane.close()
         store.close()
