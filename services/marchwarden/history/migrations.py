@@ -15,6 +15,7 @@ from marchwarden.history.store import HistoryStore
 log = logging.getLogger(__name__)
 
 MIGRATIONS_TABLE = "marchwarden_migrations"
+ACCESS_CONTROL_MARKER = "-- requires: access-control"
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
 
@@ -23,6 +24,11 @@ class Migration:
     version: int
     name: str
     sql: str
+
+    @property
+    def requires_access_control(self) -> bool:
+        """Grants and roles: only a ClickHouse server has them (chDB has no users)."""
+        return self.sql.lstrip().startswith(ACCESS_CONTROL_MARKER)
 
     @property
     def checksum(self) -> str:
@@ -73,6 +79,12 @@ def migrate(store: HistoryStore, directory: Path | None = None) -> list[Migratio
     done = applied_versions(store)
     applied = []
     for migration in load_migrations(directory):
+        if migration.requires_access_control and not store.supports_access_control:
+            # Not recorded: the same history moved to a server gets its grants there.
+            log.debug(
+                "migration %03d_%s skipped: no access control", migration.version, migration.name
+            )
+            continue
         if migration.version in done:
             if done[migration.version] != migration.checksum:
                 log.warning(
