@@ -48,6 +48,9 @@ ALLOWED_CATEGORIES = frozenset(
 # (_CAST is how typed parameters such as {ids:Array(String)} appear.)
 SYNTAX_FUNCTIONS = frozenset({"lambda", "tuple", "array", "arrayElement", "tupleElement", "_CAST"})
 ONE_STATEMENT = "one statement at a time: history queries are a single SELECT"
+SETTINGS_REFUSED = (
+    "SETTINGS are refused: the server sets the query limits (a request may lower them)"
+)
 AGGREGATE_COMBINATORS = (
     "SimpleState",
     "MergeState",
@@ -163,12 +166,12 @@ def check_tree(root: AstNode, database: str, catalogue: FunctionCatalogue) -> No
         if extra.kind == "Literal":
             raise SqlRefused("INTO OUTFILE is refused: results come back to you, not to files")
         if extra.kind == "Set":
-            raise SqlRefused("SETTINGS are refused: the server sets the query limits")
+            raise SqlRefused(SETTINGS_REFUSED)
         if not (extra.kind == "Identifier" and extra.detail == "Native"):
             raise SqlRefused(f"{extra.kind} {extra.detail} clauses are refused (no FORMAT)")
     for node in root.walk():
         if node.kind == "Set":
-            raise SqlRefused("SETTINGS are refused: the server sets the query limits")
+            raise SqlRefused(SETTINGS_REFUSED)
         if node.kind == "TableExpression":
             for child in node.children:
                 if child.kind == "Function":

@@ -24,6 +24,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from marchwarden.access.sqlcheck import (
     ONE_STATEMENT,
+    SETTINGS_REFUSED,
     FunctionCatalogue,
     SqlRefused,
     check_analyst_sql,
@@ -201,7 +202,13 @@ class SqlGuard:
                 if "Multi-statements" in str(exc):
                     raise SqlRefused(ONE_STATEMENT) from None
                 raise
-            result = client.query("EXPLAIN AST " + text, parameters=parameters)
+            try:
+                result = client.query("EXPLAIN AST " + text, parameters=parameters)
+            except ClickHouseError as exc:
+                # A SETTINGS clause is applied even to EXPLAIN, and refused in readonly mode.
+                if _SETTING_REFUSED.search(str(exc)):
+                    raise SqlRefused(SETTINGS_REFUSED) from None
+                raise
             return [str(row[0]) for row in result.result_rows]
 
         check_analyst_sql(sql, database, explain, self._catalogue(client))
