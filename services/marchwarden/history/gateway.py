@@ -33,7 +33,13 @@ from aiohttp import web
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
 
 from marchwarden.access.identity import ANALYST_DATABASE
-from marchwarden.access.sqlcheck import SqlRefused
+from marchwarden.access.sqlcheck import (
+    ONE_STATEMENT,
+    AnyFunction,
+    SqlRefused,
+    check_tree,
+    parse_explain_ast,
+)
 from marchwarden.history.analyst import (
     AnalystLane,
     AnalystQueryError,
@@ -343,6 +349,24 @@ class RemoteAnalystLane:
         self._killer.shutdown(wait=False, cancel_futures=True)
 
 
+async def check_read(store: HistoryStore, sql: str, parameters: dict[str, Any] | None) -> None:
+    """The read lane's shape check: one SELECT over the tables, no files, no table functions.
+
+    readonly=1 alone still lets ClickHouse write INTO OUTFILE and run KILL QUERY, and chDB
+    runs every statement of a multi-statement text, so the parse tree is judged first.
+    """
+    try:
+        await store.aquery("SELECT formatQuery({text:String})", {"text": sql}, readonly=True)
+    except ClickHouseError as exc:
+        if "Multi-statements" in str(exc):
+            raise SqlRefused(ONE_STATEMENT) from None
+        raise
+    # Without readonly: the driver would add it as a SETTINGS clause to the explained query;
+    # EXPLAIN AST only parses, it runs nothing.
+    _, rows = await store.aquery("EXPLAIN AST " + sql, parameters)
+    check_tree(parse_explain_ast([str(r[0]) for r in rows]), "default", AnyFunction())
+
+
 _LANES = {
     "/ping": "any",
     "/query": "read",
@@ -400,7 +424,10 @@ def create_gateway_app(
         params = {k: decode_value(v) for k, v in params.items()} if params else None
         try:
             # The read lane writes nothing, whatever the caller asks for.
+            await check_read(store, body["sql"], params)
             columns, rows = await store.aquery(body["sql"], params, readonly=True)
+        except SqlRefused as exc:
+            return web.json_response({"error": str(exc), "refused": True}, status=403)
         except ReadOnlyViolation as exc:
             return web.json_response(
                 {"error": f"Cannot execute query in readonly mode: {exc}"}, status=403
