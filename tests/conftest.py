@@ -14,7 +14,14 @@ import pytest
 
 from marchwarden.embedded.tansu import TansuBroker
 from marchwarden.history.store import HistoryStore
-from tests.support.stack import ClickHouseServer, WorkerProcess, free_port, http, wait_until
+from tests.support.stack import (
+    GATEWAY_ENV,
+    ClickHouseServer,
+    WorkerProcess,
+    free_port,
+    http,
+    wait_until,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -128,14 +135,18 @@ def gateway(tmp_path: Path) -> Iterator[str]:
     """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARCHWARDEN_")}
+    env.update(GATEWAY_ENV)  # its lane secrets, which the workers get too (WorkerProcess)
     proc = subprocess.Popen(
         [sys.executable, "-m", "marchwarden.cli", "history", "serve",
          "--data-dir", str(tmp_path / "shared"), "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
+    read = GATEWAY_ENV["MARCHWARDEN_HISTORY_READ_SECRET"]
     try:
         wait_until(
-            lambda: http("POST", f"http://127.0.0.1:{port}/ping", {})[0] == 200, 60, "gateway"
+            lambda: http("POST", f"http://127.0.0.1:{port}/ping", {}, token=read)[0] == 200,
+            60,
+            "gateway",
         )
         yield f"127.0.0.1:{port}"
     finally:

@@ -148,6 +148,24 @@ kill_node() {
   die "pid $pid survived SIGKILL"
 }
 
+# Settings every one-node test broker shares (single.sh, secure.sh): small thread pools, RF 1.
+SINGLE_NODE_PROPS=(
+  "num.network.threads=2"
+  "num.io.threads=2"
+  "background.threads=2"
+  "num.partitions=4"
+  "default.replication.factor=1"
+  "min.insync.replicas=1"
+  "offsets.topic.replication.factor=1"
+  "offsets.topic.num.partitions=4"
+  "transaction.state.log.replication.factor=1"
+  "transaction.state.log.min.isr=1"
+  "transaction.state.log.num.partitions=4"
+  "share.coordinator.state.topic.replication.factor=1"
+  "share.coordinator.state.topic.min.isr=1"
+  "group.initial.rebalance.delay.ms=0"
+)
+
 # write_props FILE KEY=VALUE... : write a properties file.
 write_props() {
   local file="$1"; shift

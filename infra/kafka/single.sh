@@ -36,21 +36,8 @@ case "$cmd" in
       "inter.broker.listener.name=PLAINTEXT" \
       "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT" \
       "log.dirs=$dir/data" \
-      "num.network.threads=2" \
-      "num.io.threads=2" \
-      "background.threads=2" \
-      "num.partitions=4" \
-      "default.replication.factor=1" \
-      "min.insync.replicas=1" \
+      "${SINGLE_NODE_PROPS[@]}" \
       "auto.create.topics.enable=true" \
-      "offsets.topic.replication.factor=1" \
-      "offsets.topic.num.partitions=4" \
-      "transaction.state.log.replication.factor=1" \
-      "transaction.state.log.min.isr=1" \
-      "transaction.state.log.num.partitions=4" \
-      "share.coordinator.state.topic.replication.factor=1" \
-      "share.coordinator.state.topic.min.isr=1" \
-      "group.initial.rebalance.delay.ms=0" \
       "log.retention.hours=24" \
       "log.segment.bytes=67108864"
     # --standalone: a one-voter dynamic quorum (KIP-853), the Kafka 4.x default for a lone controller.

@@ -124,6 +124,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def open_store(settings: Settings) -> Any:
+    from marchwarden.history.gateway import secrets_from
     from marchwarden.history.store import HistoryStore, HistoryUnavailable, redact_dsn
 
     password = (
@@ -131,7 +132,9 @@ def open_store(settings: Settings) -> Any:
     )
     if settings.embedded_clickhouse:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = HistoryStore(settings.history_dsn, settings.clickhouse_user, password)
+    store = HistoryStore(
+        settings.history_dsn, settings.clickhouse_user, password, gateway=secrets_from(settings)
+    )
     try:
         store.query("SELECT 1")
     except HistoryUnavailable as exc:
@@ -174,15 +177,34 @@ def history() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8124, show_default=True)
 def history_serve(data_dir: Path | None, host: str, port: int) -> None:
-    """Own the chDB history and serve it to several workers (DSN mwhistory://host:port)."""
+    """Own the chDB history and serve it to several workers (DSN mwhistory://host:port).
+
+    Loopback only. The lane secrets come from MARCHWARDEN_HISTORY_READ_SECRET and
+    MARCHWARDEN_HISTORY_WRITE_SECRET (`up` sets them for its own child); never from argv.
+    """
     from aiohttp import web
 
     from marchwarden.history.analyst import direct_lane
-    from marchwarden.history.gateway import create_gateway_app
+    from marchwarden.history.gateway import (
+        GatewayNotSecured,
+        check_loopback,
+        create_gateway_app,
+        secrets_from,
+    )
     from marchwarden.history.migrations import migrate as apply
 
     settings = load_settings(data_dir=data_dir)
     configure_logging(settings.log_level)
+    secrets = secrets_from(settings)
+    if secrets is None:
+        raise UserError(
+            "the history gateway needs MARCHWARDEN_HISTORY_READ_SECRET and "
+            "MARCHWARDEN_HISTORY_WRITE_SECRET in its environment"
+        )
+    try:
+        check_loopback(host)
+    except GatewayNotSecured as exc:
+        raise UserError(str(exc)) from exc
     store = open_store(settings)
     lane = direct_lane(settings.history_dsn, settings.analyst)
     try:
@@ -191,7 +213,11 @@ def history_serve(data_dir: Path | None, host: str, port: int) -> None:
         # A short grace: running analyst queries are killed below, the writer has no
         # request that outlives a second or two.
         web.run_app(
-            create_gateway_app(store, lane), host=host, port=port, print=None, shutdown_timeout=2
+            create_gateway_app(store, secrets, lane),
+            host=host,
+            port=port,
+            print=None,
+            shutdown_timeout=2,
         )
     finally:
         lane.close()
@@ -210,13 +236,14 @@ FORMATS = click.Choice(["table", "csv", "json"])
 def history_sql(
     query: str, fmt: str, url: str | None, data_dir: Path | None, clickhouse_dsn: str | None
 ) -> None:
-    """Run a read-only SQL query over the history (ClickHouse readonly=1 enforces it)."""
+    """Run one analyst query (a SELECT, by allow-list) in your organisation's history views."""
     from marchwarden.analysis.access import HistoryAccessError, run_sql
     from marchwarden.analysis.output import render
 
     settings = load_settings(data_dir=data_dir, clickhouse_dsn=clickhouse_dsn)
     try:
-        answer = run_sql(settings, query, url)
+        direct = data_dir is not None or clickhouse_dsn is not None
+        answer = run_sql(settings, query, url, direct=direct)
     except HistoryAccessError as exc:
         raise UserError(str(exc)) from exc
     click.echo(render(answer.columns, answer.rows, fmt))
@@ -270,7 +297,7 @@ def report(
         "end": last.isoformat(),
     }
     try:
-        answer = run_report(settings, request, url)
+        answer = run_report(settings, request, url, direct=data_dir is not None)
     except HistoryAccessError as exc:
         raise UserError(str(exc)) from exc
     click.echo(render(answer.columns, answer.rows, fmt, title=answer.title))
@@ -282,11 +309,11 @@ def report(
 @click.option("--data-dir", type=click.Path(path_type=Path))
 def replay(url: str | None, data_dir: Path | None) -> None:
     """Rebuild the live tables from ClickHouse history (aggregated inside ClickHouse)."""
-    from marchwarden.analysis.access import call_worker, worker_url
+    from marchwarden.analysis.access import call_worker, caller_token, refusal, worker_url
 
     settings = load_settings(data_dir=data_dir)
     base = worker_url(settings, url)
-    answer = call_worker(base, "POST", "/admin/replay")
+    answer = call_worker(base, "POST", "/admin/replay", token=caller_token(settings))
     if answer is None:
         if url is not None:
             raise UserError(f"no Marchwarden worker answers at {base}")
@@ -298,7 +325,7 @@ def replay(url: str | None, data_dir: Path | None) -> None:
         return
     status, body = answer
     if status != 200:
-        raise UserError(f"replay failed: {body}")
+        raise UserError(f"replay failed: {refusal(status, body)}")
     click.echo(
         f"worker at {base} rebuilt its live tables from {body['events']:,} events in {body['seconds']:.2f} s"
     )
@@ -323,11 +350,11 @@ def _offline_replay(settings: Settings) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
 def verify(url: str | None, as_json: bool) -> None:
     """Recompute the live aggregates from history and compare; exit 1 on any difference."""
-    from marchwarden.analysis.access import call_worker, worker_url
+    from marchwarden.analysis.access import call_worker, caller_token, refusal, worker_url
 
     settings = load_settings()
     base = worker_url(settings, url)
-    answer = call_worker(base, "POST", "/admin/verify")
+    answer = call_worker(base, "POST", "/admin/verify", token=caller_token(settings))
     if answer is None:
         raise UserError(
             f"no Marchwarden worker answers at {base}; verify compares a running worker's "
@@ -335,7 +362,7 @@ def verify(url: str | None, as_json: bool) -> None:
         )
     status, body = answer
     if status != 200:
-        raise UserError(f"verify failed to run: {body}")
+        raise UserError(f"verify failed to run: {refusal(status, body)}")
     if as_json:
         click.echo(json.dumps(body, indent=2))
     if body["ok"]:
@@ -354,11 +381,13 @@ def verify(url: str | None, as_json: bool) -> None:
 
 
 def _register_commands() -> None:
+    from marchwarden.access.cli import token_group
     from marchwarden.demo.command import demo_command
     from marchwarden.simulator.cli import simulate_command
 
     main.add_command(simulate_command)
     main.add_command(demo_command)
+    main.add_command(token_group)
 
 
 _register_commands()

@@ -6,12 +6,15 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from typing import Any
+
+from pydantic import SecretStr
 
 from marchwarden.embedded.tansu import (
     EmbeddedBrokerError,
@@ -71,6 +74,10 @@ class EmbeddedHistory:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.port = free_port()
+        # Drawn at every start and handed to the child in its environment only (argv is
+        # visible to everyone through `ps`); the worker in this process keeps them in memory.
+        self.read_secret = secrets.token_urlsafe(32)
+        self.write_secret = secrets.token_urlsafe(32)
         self.log_path = settings.data_dir / "logs" / "history.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -97,9 +104,22 @@ class EmbeddedHistory:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={
+                **os.environ,
+                "MARCHWARDEN_HISTORY_READ_SECRET": self.read_secret,
+                "MARCHWARDEN_HISTORY_WRITE_SECRET": self.write_secret,
+            },
             preexec_fn=die_with_parent,
         )
         log_file.close()
+
+    def worker_settings(self) -> Settings:
+        """The settings of the worker that uses this history: its DSN and lane secrets."""
+        return self.settings.with_overrides(
+            clickhouse_dsn=self.dsn,
+            history_read_secret=SecretStr(self.read_secret),
+            history_write_secret=SecretStr(self.write_secret),
+        )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         from marchwarden.analysis.access import call_worker
@@ -109,7 +129,14 @@ class EmbeddedHistory:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise StartupError(f"embedded history did not start: {self._last_error()}")
-            answer = call_worker(f"http://127.0.0.1:{self.port}", "POST", "/ping", {}, timeout=1)
+            answer = call_worker(
+                f"http://127.0.0.1:{self.port}",
+                "POST",
+                "/ping",
+                {},
+                timeout=1,
+                token=self.read_secret,
+            )
             if answer is not None and answer[0] == 200:
                 return
             time.sleep(0.02)
@@ -212,7 +239,7 @@ def run_stack(settings: Settings) -> int:
                 history.wait_ready()
                 assert history.process is not None
                 supervisor.watch("history", history.process)
-                worker_settings = settings.with_overrides(clickhouse_dsn=history.dsn)
+                worker_settings = history.worker_settings()
             store = prepare_history(worker_settings)
             ctx = None
             try:

@@ -22,6 +22,9 @@ class TopicNames(BaseModel):
     deadletter: str = "ops.deadletter"
     # Internal: commands re-keyed by section so the worker owning a section applies them.
     routed_commands: str = "marchwarden.commands-by-section"
+    # Internal: every alert state in full (TLP not applied), for the workers' own alert
+    # board; give only the workers access. Readers get ops.alerts and ops.alerts.<ORG>.
+    alerts_full: str = "marchwarden.alerts-full"
 
     def ingest(self) -> tuple[str, str, str]:
         return (self.crossings, self.turnbacks, self.indicators)
@@ -79,6 +82,37 @@ class HealthBounds(BaseModel):
     rule_timer_s: float = Field(10.0, gt=0)
 
 
+class AccessSettings(BaseModel):
+    """Who may call the worker, and how long what they prove stays valid."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The token file; None means data_dir/tokens.json.
+    tokens_file: Path | None = None
+    # Signs session cookies; shared by the workers behind one address. None: drawn at start.
+    session_key: SecretStr | None = None
+    session_ttl_s: float = Field(8 * 3600.0, gt=0, le=7 * 86400)
+    # Set when the worker is served over HTTPS (the cookie then needs it).
+    cookie_secure: bool = False
+    # Origins besides the worker's own that may send state-changing requests, comma-separated.
+    allowed_origins: str = ""
+    # A command's issued_at must lie within this many seconds of the receiving worker's clock.
+    command_skew_s: float = Field(120.0, gt=0, le=3600)
+
+
+class BrokerAuth(BaseModel):
+    """How the worker authenticates to Kafka (SASL/SCRAM, optionally over TLS)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    username: str | None = None
+    password: SecretStr | None = None
+    # CA certificate that signed the brokers' certificates (for SASL_SSL / SSL).
+    ca_file: Path | None = None
+
+
 class Settings(BaseSettings):
     """Everything Marchwarden reads from its environment (prefix MARCHWARDEN_, nested with __)."""
 
@@ -93,6 +127,12 @@ class Settings(BaseSettings):
     clickhouse_dsn: str | None = None
     clickhouse_user: str | None = None
     clickhouse_password: SecretStr | None = None
+    # The analysts' ClickHouse user (SELECT on the analyst views only); None: clickhouse_user.
+    clickhouse_reader_user: str | None = None
+    clickhouse_reader_password: SecretStr | None = None
+    # The history gateway's two lanes (`up` draws both at start for its own child process).
+    history_read_secret: SecretStr | None = None
+    history_write_secret: SecretStr | None = None
     data_dir: Path = Path(".marchwarden")
     # Embedded chDB runs in a child process (keeps the worker small); false: in the worker.
     history_process: bool = True
@@ -138,6 +178,12 @@ class Settings(BaseSettings):
     rules: RuleSettings = RuleSettings()
     analyst: AnalystLimits = AnalystLimits()
     health: HealthBounds = HealthBounds()
+    access: AccessSettings = AccessSettings()
+    broker_auth: BrokerAuth = BrokerAuth()
+    # Token records (JSON list of {sha256, role, organisation, name}) besides the token file.
+    tokens: str | None = None
+    # The caller's own bearer token, for the command-line clients (history sql, replay, …).
+    token: SecretStr | None = None
     log_level: str = "INFO"
 
     @field_validator("processing_guarantee", mode="before")
@@ -181,6 +227,10 @@ class Settings(BaseSettings):
     @property
     def faust_broker(self) -> str:
         return "kafka://" + self.bootstrap_servers.replace(",", ";")
+
+    @property
+    def tokens_path(self) -> Path:
+        return self.access.tokens_file or self.data_dir / "tokens.json"
 
     @property
     def history_dsn(self) -> str:

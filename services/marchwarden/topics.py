@@ -8,6 +8,8 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from marchwarden.access.identity import ORGANISATIONS
+from marchwarden.brokerauth import kafka_client_options
 from marchwarden.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -17,13 +19,21 @@ class BrokerUnavailable(RuntimeError):
     """The broker could not be reached; the message is one line for a person."""
 
 
+def organisation_alert_topic(settings: Settings, organisation: str) -> str:
+    """Alert states as one organisation may see them (ops.alerts.LT-VSAT): ACL it to them."""
+    return f"{settings.topics.alerts}.{organisation}"
+
+
 async def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> list[str]:
     """Create missing topics; returns the names created."""
     t = settings.topics
     names = [t.crossings, t.turnbacks, t.indicators, t.alerts, t.commands, t.deadletter]
-    names.append(t.routed_commands)
+    names.extend([t.routed_commands, t.alerts_full])
+    names.extend(organisation_alert_topic(settings, org) for org in ORGANISATIONS)
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
+        bootstrap_servers=settings.bootstrap_servers,
+        request_timeout_ms=int(timeout_s * 1000),
+        **kafka_client_options(settings),
     )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)

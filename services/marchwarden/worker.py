@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faust
 
+from marchwarden.access.sessions import SessionSigner
+from marchwarden.access.tokens import TokenStore
+from marchwarden.access.web import AccessControl, install, parse_origins
+from marchwarden.brokerauth import faust_credentials
 from marchwarden.health import Child, Health, Observations, assess
 from marchwarden.history.analyst import AnalystQueries, direct_lane
-from marchwarden.history.gateway import SCHEME, RemoteAnalystLane
+from marchwarden.history.gateway import SCHEME, RemoteAnalystLane, secrets_from
 from marchwarden.history.store import HistoryStore
 from marchwarden.picture.agents import PictureWorker
 from marchwarden.picture.engine import PictureEngine
@@ -33,6 +37,7 @@ class WorkerContext:
     worker: PictureWorker
     supervisor: Supervisor
     analysts: AnalystQueries
+    access: AccessControl
 
     def is_ready(self) -> bool:
         return self.worker.ready.is_set() and bool(self.app.consumer.assignment())
@@ -93,11 +98,26 @@ class WorkerContext:
 def analyst_lane(settings: Settings, store: HistoryStore) -> AnalystQueries:
     """The analysts' own lane to the history this worker writes to."""
     if store.dsn.startswith(SCHEME):
-        return RemoteAnalystLane(store.dsn, settings.analyst)
-    password = (
-        settings.clickhouse_password.get_secret_value() if settings.clickhouse_password else None
+        return RemoteAnalystLane(store.dsn, settings.analyst, secrets_from(settings))
+    # On a server, analysts run as their own ClickHouse user (SELECT on the analyst views).
+    user, secret = settings.clickhouse_user, settings.clickhouse_password
+    if settings.clickhouse_reader_user:
+        user, secret = settings.clickhouse_reader_user, settings.clickhouse_reader_password
+    password = secret.get_secret_value() if secret else None
+    return direct_lane(store.dsn, settings.analyst, user, password)
+
+
+def access_control(settings: Settings) -> AccessControl:
+    """Tokens (file and environment) and the session signer, from the settings."""
+    key = settings.access.session_key
+    return AccessControl(
+        tokens=TokenStore(settings.tokens_path, settings.tokens),
+        sessions=SessionSigner(
+            key.get_secret_value().encode() if key else None, settings.access.session_ttl_s
+        ),
+        allowed_origins=parse_origins(settings.access.allowed_origins),
+        cookie_secure=settings.access.cookie_secure,
     )
-    return direct_lane(store.dsn, settings.analyst, settings.clickhouse_user, password)
 
 
 def create_worker(
@@ -124,6 +144,7 @@ def create_worker(
         web_bind=settings.web_host,
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
+        broker_credentials=faust_credentials(settings),
     )
     engine = PictureEngine(
         load_reference(),
@@ -136,8 +157,10 @@ def create_worker(
     supervisor = supervisor or Supervisor()
     worker = PictureWorker(settings, engine, store, supervisor, loop=app.loop, beacon=app.beacon)
     app.add_dependency(worker)
+    access = access_control(settings)
+    install(cast(Any, app.web).web_app, access)
     ctx = WorkerContext(
-        settings, app, engine, store, worker, supervisor, analyst_lane(settings, store)
+        settings, app, engine, store, worker, supervisor, analyst_lane(settings, store), access
     )
     register_command_agents(ctx)
     register_picture_views(ctx)

@@ -15,8 +15,20 @@ from typing import Any
 
 import pytest
 
-from marchwarden.history.store import HistoryStore
-from tests.support.stack import WorkerProcess, free_port, http, topic_env, wait_until
+from marchwarden.history.store import GatewaySecrets, HistoryStore
+from tests.support.stack import (
+    GATEWAY_ENV,
+    TOKENS,
+    WorkerProcess,
+    free_port,
+    http,
+    topic_env,
+    wait_until,
+)
+
+GATEWAY_SECRETS = GatewaySecrets(
+    GATEWAY_ENV["MARCHWARDEN_HISTORY_READ_SECRET"], GATEWAY_ENV["MARCHWARDEN_HISTORY_WRITE_SECRET"]
+)
 
 CLI = [sys.executable, "-m", "marchwarden.cli"]
 
@@ -76,8 +88,22 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base / "demo"
 
 
+def analyst_env(directory: Path) -> dict[str, str]:
+    """The demo keeps its analyst's token in a 0600 file of its directory."""
+    return clean_env(MARCHWARDEN_TOKEN=(directory / "analyst.token").read_text().strip())
+
+
 def sql(directory: Path, query: str, fmt: str = "json") -> Any:
-    result = run_cli("history", "sql", "--data-dir", str(directory), "--format", fmt, query)
+    result = run_cli(
+        "history",
+        "sql",
+        "--data-dir",
+        str(directory),
+        "--format",
+        fmt,
+        query,
+        env=analyst_env(directory),
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout) if fmt == "json" else result.stdout
 
@@ -119,7 +145,7 @@ def test_a_demo_over_months_draws_its_monthly_chart(tmp_path: Path) -> None:
 
 
 def test_the_history_gateway_returns_every_column_type_it_reads(gateway: str) -> None:
-    store = HistoryStore(f"mwhistory://{gateway}")
+    store = HistoryStore(f"mwhistory://{gateway}", gateway=GATEWAY_SECRETS)
     try:
         _, rows = store.query(
             "SELECT toDate('2024-07-01') AS d, toStartOfMonth(toDateTime('2024-07-18 10:00:00')),"
@@ -156,7 +182,9 @@ def test_history_sql_prints_a_table_and_csv(demo_dir: Path) -> None:
     ],
 )
 def test_history_sql_refuses_writes_with_a_clear_message(demo_dir: Path, statement: str) -> None:
-    result = run_cli("history", "sql", "--data-dir", str(demo_dir), statement)
+    result = run_cli(
+        "history", "sql", "--data-dir", str(demo_dir), statement, env=analyst_env(demo_dir)
+    )
     assert result.returncode == 1
     assert "read-only" in result.stderr and "Traceback" not in result.stderr
     assert sql(demo_dir, "SELECT count() AS n FROM events") == [{"n": 2291}]
@@ -174,16 +202,19 @@ def test_canned_reports(demo_dir: Path) -> None:
         "--to",
         "2024-07-19",
     ]
-    per_country = json.loads(run_cli(*base[:1], "totals", *base[1:]).stdout)
+    env = analyst_env(demo_dir)
+    per_country = json.loads(run_cli(*base[:1], "totals", *base[1:], env=env).stdout)
     assert {r["country"] for r in per_country} == {"EE", "LT", "LV", "PL"}
     assert sum(r["attempts"] for r in per_country) == 2146
     turn_backs = json.loads(
-        run_cli(*base[:1], "totals", "--metric", "turn-backs", "--by", "section", *base[1:]).stdout
+        run_cli(
+            *base[:1], "totals", "--metric", "turn-backs", "--by", "section", *base[1:], env=env
+        ).stdout
     )
     assert sum(r["turn_backs"] for r in turn_backs) == 140
-    yoy = json.loads(run_cli(*base[:1], "yoy", *base[1:]).stdout)
+    yoy = json.loads(run_cli(*base[:1], "yoy", *base[1:], env=env).stdout)
     assert {r["year"] for r in yoy} == {2024}
-    alerts = json.loads(run_cli(*base[:1], "alerts", *base[1:]).stdout)
+    alerts = json.loads(run_cli(*base[:1], "alerts", *base[1:], env=env).stdout)
     surge = next(a for a in alerts if a["rule"] == "surge")
     assert surge["level"] == "critical" and json.loads(surge["evidence"])["threshold"] == 20
 
@@ -215,7 +246,7 @@ def test_verify_passes_then_fails_after_a_history_row_is_tampered_with(
     gateway: str, worker_factory: Any, bootstrap: str
 ) -> None:
     worker: WorkerProcess = worker_factory(MARCHWARDEN_CLICKHOUSE_DSN=f"mwhistory://{gateway}")
-    env = clean_env(**topic_env(worker.prefix))
+    env = clean_env(**topic_env(worker.prefix), MARCHWARDEN_TOKEN=TOKENS("admin"))
     sent = run_cli("simulate", "--scenario", "smoke", "--broker", f"kafka://{bootstrap}", env=env)
     assert sent.returncode == 0, sent.stderr[-2000:]
     wait_until(lambda: worker.get("/health")["accepted"] == 2291, 60, "the scenario processed")
@@ -238,6 +269,7 @@ def test_verify_passes_then_fails_after_a_history_row_is_tampered_with(
             "(SELECT event_id FROM events WHERE section_id = 'LV-BY-02' AND event_type = 'crossing_attempt' "
             "ORDER BY occurred_at DESC LIMIT 1) SETTINGS mutations_sync = 1"
         },
+        token=GATEWAY_ENV["MARCHWARDEN_HISTORY_WRITE_SECRET"],
     )
     assert status == 200, body
     failed = run_cli("verify", "--url", worker.url, env=env)
@@ -247,6 +279,7 @@ def test_verify_passes_then_fails_after_a_history_row_is_tampered_with(
 
 def test_analyst_commands_go_through_a_running_worker(worker_factory: Any) -> None:
     worker: WorkerProcess = worker_factory()
+    analyst = clean_env(MARCHWARDEN_TOKEN=TOKENS("analyst"))
     result = run_cli(
         "history",
         "sql",
@@ -255,8 +288,9 @@ def test_analyst_commands_go_through_a_running_worker(worker_factory: Any) -> No
         "--format",
         "json",
         "SELECT count() AS n FROM dead_letters",
+        env=analyst,
     )
     assert result.returncode == 0 and json.loads(result.stdout) == [{"n": 0}]
     assert "via worker" in result.stderr
-    refused = run_cli("history", "sql", "--url", worker.url, "TRUNCATE TABLE events")
+    refused = run_cli("history", "sql", "--url", worker.url, "TRUNCATE TABLE events", env=analyst)
     assert refused.returncode == 1 and "read-only" in refused.stderr

@@ -179,7 +179,7 @@ def test_operator_command_contract() -> None:
     bad = dict(good, command="delete")
     rejected = decode_command(encode(bad))
     assert isinstance(rejected, Rejection)
-    assert "command: Input should be 'acknowledge' or 'resolve'" in rejected.reason
+    assert "command: Input should be 'acknowledge', 'resolve' or 'annotate'" in rejected.reason
 
 
 def test_alert_state_round_trips() -> None:

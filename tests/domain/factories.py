@@ -34,16 +34,20 @@ def command_doc(
     operator_id: str = "op-riga-1",
     note: str = "",
     issued_at: datetime = T0,
+    organisation: str | None = None,
 ) -> dict:
-    return {
+    doc = {
         "command_id": str(uuid.uuid4()),
-        "schema_version": 1,
+        "schema_version": 2,
         "command": command,
         "alert_id": alert_id,
         "operator_id": operator_id,
         "note": note,
         "issued_at": issued_at.isoformat(),
     }
+    if organisation is not None:
+        doc["organisation"] = organisation
+    return doc
 
 
 def encode(doc: Any) -> bytes:

@@ -121,3 +121,30 @@ def test_malformed_command_is_dead_lettered(
     assert [d.kind for d in out.dead_letters] == [kind]
     assert out.alerts == []
     assert harness.engine.alerts_by_id[surge_alert.alert_id] == surge_alert
+
+
+def test_a_replayed_command_id_is_refused_as_a_duplicate(harness, surge_alert: AlertState) -> None:
+    doc = command_doc(surge_alert.alert_id, "annotate", note="patrol 4 on site")
+    harness.engine.apply_command_record(harness.record(encode(doc), COMMANDS_TOPIC))
+    (annotated,) = harness.engine.drain().alerts
+    assert (annotated.status, annotated.operator_note) == ("raised", "patrol 4 on site")
+    assert annotated.command_id == doc["command_id"]
+
+    harness.engine.apply_command_record(harness.record(encode(doc), COMMANDS_TOPIC))
+    out = harness.engine.drain()
+    assert out.alerts == []
+    assert [(d.kind, doc["command_id"] in d.reason) for d in out.dead_letters] == [
+        ("duplicate_command", True)
+    ]
+
+
+def test_every_state_says_who_made_it_and_from_what(harness, surge_alert: AlertState) -> None:
+    assert (surge_alert.changed_by, surge_alert.previous_status) == ("rule:surge", None)
+    harness.command(surge_alert.alert_id, "acknowledge", operator_id="op-1", organisation="LT-VSAT")
+    (acked,) = harness.engine.drain().alerts
+    assert (acked.changed_by, acked.changed_by_org, acked.previous_status) == (
+        "op-1",
+        "LT-VSAT",
+        "raised",
+    )
+    assert acked.reason == "acknowledge command" and acked.command_id

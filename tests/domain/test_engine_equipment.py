@@ -192,3 +192,42 @@ def test_an_indicator_expires_on_its_own_sections_clock(engine_factory) -> None:
     assert [a for a in harness.engine.drain().alerts if a.section_id == "LT-RU-01"] == []
     assert harness.engine.indicators["kal"].state == "lit"
     assert raised.status == "raised"
+
+
+def test_the_alert_carries_each_indicators_marking_and_originator(harness) -> None:
+    harness.indicator(
+        SECTION, T0, level="high", indicator_id="ind-red", tlp="red", reporter="LT-VSAT"
+    )
+    harness.indicator(
+        SECTION,
+        T0 + MIN,
+        level="critical",
+        indicator_id="ind-amber",
+        tlp="amber",
+        reporter="LV-VRS",
+        share_with=["EU-RCC"],
+    )
+    alerts = harness.alerts()
+    latest = alerts[-1]
+    sources = {s.indicator_id: (s.tlp, s.originator, s.share_with) for s in latest.evidence.sources}
+    assert sources == {
+        "ind-red": ("red", "LT-VSAT", []),
+        "ind-amber": ("amber", "LV-VRS", ["EU-RCC"]),
+    }
+    assert latest.tlp == "red"
+
+
+def test_an_automatic_resolve_is_the_rules_not_the_acknowledgers(harness) -> None:
+    harness.indicator(SECTION, T0, level="high", indicator_id="ind-armour")
+    (raised,) = harness.alerts()
+    harness.command(raised.alert_id, "acknowledge", operator_id="op-7", organisation="LT-VSAT")
+    harness.indicator(SECTION, T0 + 10 * MIN, indicator_id="ind-armour", state="cleared")
+    *_, resolved = harness.alerts()
+    assert resolved.status == "resolved"
+    assert (resolved.changed_by, resolved.changed_by_org, resolved.command_id) == (
+        "rule:move_equipment_to_arteries",
+        None,
+        None,
+    )
+    assert resolved.previous_status == "acknowledged"
+    assert resolved.reason == "rule condition cleared"

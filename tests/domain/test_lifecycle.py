@@ -138,3 +138,28 @@ def test_resolve_keeps_the_acknowledging_operator_unless_a_new_one_is_given(aler
 def test_resolving_twice_is_refused(alert_factory) -> None:
     with pytest.raises(InvalidTransition, match="already resolved"):
         resolve(resolve(alert_factory(), LATER), LATER)
+
+
+def test_annotate_adds_a_note_without_changing_the_status(alert_factory) -> None:
+    from marchwarden.alerts.lifecycle import apply_command
+    from marchwarden.contracts.commands import OperatorCommand
+
+    alert = alert_factory()
+    command = OperatorCommand(
+        command_id="c-9",
+        schema_version=2,
+        command="annotate",
+        alert_id=alert.alert_id,
+        operator_id="op-3",
+        note="drone sighted",
+        issued_at=LATER,
+        organisation="LT-VSAT",
+    )
+    annotated = apply_command(alert, command)
+    assert (annotated.status, annotated.version) == (alert.status, alert.version + 1)
+    assert (annotated.operator_note, annotated.operator_org, annotated.command_id) == (
+        "drone sighted",
+        "LT-VSAT",
+        "c-9",
+    )
+    assert annotated.previous_status == annotated.status == "raised"

@@ -25,8 +25,8 @@ HEAVY = "SELECT count() FROM numbers(1e12) WHERE sipHash64(number) % 7 = 1"
 
 
 def lane_for(store: HistoryStore, **limits: Any) -> AnalystLane:
-    def connect(settings: dict[str, Any]) -> Any:
-        return clickhouse_connect.get_client(dsn=store.dsn, settings=settings)
+    def connect(settings: dict[str, Any], database: str | None) -> Any:
+        return clickhouse_connect.get_client(dsn=store.dsn, settings=settings, database=database)
 
     return AnalystLane(
         connect, AnalystLimits(**limits), lambda: clickhouse_connect.get_client(dsn=store.dsn)

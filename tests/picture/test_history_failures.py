@@ -19,7 +19,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
 
-from tests.support.stack import WorkerProcess, await_until, event, http, produce_events
+from tests.support.stack import (
+    GATEWAY_ENV,
+    WorkerProcess,
+    await_until,
+    event,
+    http,
+    produce_events,
+)
 
 WorkerFactory = Callable[..., WorkerProcess]
 SECTIONS = ["LT-BY-01", "LV-BY-01", "PL-BY-01", "EE-RU-02", "LT-BY-02", "PL-BY-03"]
@@ -27,7 +34,8 @@ FAILED_WRITE = re.compile(r"history write to events failed")
 
 
 def gateway_command(gateway: str, sql: str) -> None:
-    status, body = http("POST", f"http://{gateway}/command", {"sql": sql})
+    secret = GATEWAY_ENV["MARCHWARDEN_HISTORY_WRITE_SECRET"]
+    status, body = http("POST", f"http://{gateway}/command", {"sql": sql}, token=secret)
     assert status == 200, body
 
 

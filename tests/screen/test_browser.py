@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.browser import browser_missing, chromium, wait_for
-from tests.support.stack import TopicReader, WorkerProcess, event, produce_events
+from tests.support.stack import TOKENS, TopicReader, WorkerProcess, event, produce_events
 
 WorkerFactory = Callable[..., WorkerProcess]
 
@@ -77,7 +77,14 @@ async def test_the_page_shows_surges_acknowledges_and_loses_nothing_on_reconnect
     async with TopicReader(worker.bootstrap, worker.topic("ops.alerts")) as alerts:
         with chromium() as driver:
             driver.get(worker.url + "/")
+            # Signed out, the page asks for a token and trades it for a session cookie.
+            wait_for(driver, lambda d: css(d, "#sign-in:not([hidden])"), 20, "the sign-in form")
+            css(driver, "#token")[0].send_keys(TOKENS("operator"))
+            click(driver, "#sign-in button[type='submit']")
             wait_for(driver, lambda d: stream_state(d) == "live", 20, "the stream to be live")
+            cookie = driver.get_cookie("mw_session")
+            assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+            assert TOKENS("operator") not in driver.execute_script("return document.cookie")
             wait_for(driver, lambda d: css(d, "path.section-LV-BY-02"), 10, "the sections drawn")
             assert attribute(driver, "path.section-LV-BY-02", "data-threat") == "none"
             assert len(css(driver, "path.section")) == 17

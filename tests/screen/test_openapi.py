@@ -70,3 +70,21 @@ def test_every_schema_reference_resolves() -> None:
     assert refs, "the document refers to its schemas"
     assert refs <= set(schemas), refs - set(schemas)
     assert {"AlertState", "BorderEvent", "OperatorCommand", "Error"} <= set(schemas)
+
+
+def test_the_documented_roles_are_the_access_policys() -> None:
+    from marchwarden.access.identity import ROLES
+    from marchwarden.access.policy import decide, is_public
+
+    examples = {"{alert_id}": "surge.LT-BY-01.1", "{command}": "acknowledge", "{path}": "x.js"}
+    examples["{token_id}"] = "abc123"
+    for path, operations in openapi_document("test")["paths"].items():
+        concrete = path
+        for name, value in examples.items():
+            concrete = concrete.replace(name, value)
+        for method, operation in operations.items():
+            if operation.get("x-public"):
+                assert is_public(method.upper(), concrete), (method, path)
+                continue
+            allowed = [r for r in ROLES if decide(r, method.upper(), concrete).allowed]
+            assert sorted(operation["x-roles"]) == sorted(allowed), (method, path)

@@ -25,11 +25,15 @@ from marchwarden.screen.positions import (
     plan_resume,
 )
 from marchwarden.screen.stream import newest_first, sse_frame
-from marchwarden.screen.visibility import LOCAL_VIEWER, Viewer
+from marchwarden.screen.visibility import Viewer
 from tests.support.stack import event
 
 T0 = datetime(2024, 7, 18, 20, 0, tzinfo=UTC)
 TOPIC = "ops.alerts"
+
+
+# A Lithuanian patrol app: reports for LT sections as LT-VSAT (the events' default reporter).
+LT_REPORTER = Viewer("patrol-7", frozenset({"reporter"}), "LT-VSAT")
 
 
 def test_event_id_round_trips_and_is_the_kafkasse_shape() -> None:
@@ -129,7 +133,7 @@ def test_intake_checks_each_event_like_the_ingest_path() -> None:
     good = event("crossing_attempt", "LT-BY-01", T0)
     verdicts = check_batch(
         [good, {"event_type": "x"}, "text", dict(good, persons=0)],
-        LOCAL_VIEWER,
+        LT_REPORTER,
         now=T0.timestamp(),
         max_batch=10,
         max_bytes=64 * 1024,
@@ -141,7 +145,7 @@ def test_intake_checks_each_event_like_the_ingest_path() -> None:
 
 def test_intake_refuses_the_future_and_callers_without_the_role() -> None:
     future = event("turn_back", "LT-BY-01", T0 + timedelta(days=1))
-    [verdict] = check_batch([future], LOCAL_VIEWER, T0.timestamp(), 10, 64 * 1024)
+    [verdict] = check_batch([future], LT_REPORTER, T0.timestamp(), 10, 64 * 1024)
     assert isinstance(verdict, Refused) and "future" in verdict.reason
     analyst = Viewer("ann", frozenset({"analyst"}))
     [verdict] = check_batch(
@@ -149,12 +153,17 @@ def test_intake_refuses_the_future_and_callers_without_the_role() -> None:
     )
     assert isinstance(verdict, Refused)
     assert (verdict.kind, verdict.dead_letter) == ("forbidden", False)
+    latvian = Viewer("patrol-lv", frozenset({"reporter"}), "LV-VRS")
+    [verdict] = check_batch(
+        [event("turn_back", "LT-BY-01", T0)], latvian, T0.timestamp(), 10, 1 << 16
+    )
+    assert isinstance(verdict, Refused) and "not this token's organisation" in verdict.reason
 
 
 @pytest.mark.parametrize(("body", "status"), [({"events": []}, 400), ([], 400), ([{}] * 11, 413)])
 def test_intake_refuses_a_batch_that_is_not_a_bounded_array(body: object, status: int) -> None:
     with pytest.raises(BodyError) as caught:
-        check_batch(body, LOCAL_VIEWER, T0.timestamp(), 10, 1 << 16)
+        check_batch(body, LT_REPORTER, T0.timestamp(), 10, 1 << 16)
     assert caught.value.status == status
 
 

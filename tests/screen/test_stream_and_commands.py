@@ -9,9 +9,21 @@ from typing import Any
 
 from marchwarden.screen.positions import encode_event_id, parse_event_id
 from tests.support.sse import SseClient
-from tests.support.stack import TopicReader, WorkerProcess, await_until, event, produce_events
+from tests.support.stack import (
+    TOKENS,
+    TopicReader,
+    WorkerProcess,
+    await_until,
+    event,
+    produce_events,
+)
 
 WorkerFactory = Callable[..., WorkerProcess]
+
+
+OPERATOR = {"Authorization": f"Bearer {TOKENS('operator')}"}
+# The events of these tests are Lithuanian reports (reporter LT-VSAT, LT sections).
+LT_REPORTER = TOKENS("reporter", "LT-VSAT")
 
 
 def burst(section: str, count: int, start: datetime) -> list[dict[str, Any]]:
@@ -36,13 +48,14 @@ async def test_snapshot_changes_resume_without_loss_or_repeat_and_reset(
 ) -> None:
     worker = worker_factory(MARCHWARDEN_STREAM_HEARTBEAT_S="0.5")
     stream_url = worker.url + "/alerts/stream"
-    topic = worker.topic("ops.alerts")
+    # The stream's positions are those of the workers' topic of full alert states.
+    topic = worker.topic("marchwarden.alerts-full")
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     async with TopicReader(worker.bootstrap, topic) as alerts:
         await produce_events(worker, burst("LT-BY-02", 25, t0))
         await alerts.wait_for(lambda _: states(alerts, "surge.LT-BY-02.1"), 20, "first surge")
 
-        async with SseClient(stream_url) as first:
+        async with SseClient(stream_url, OPERATOR) as first:
             assert first.status == 200
             assert first.retry_ms == 2000 or first.retry_ms is None  # read before the snapshot
             snapshot = (await first.wait_for(lambda e: first.named("snapshot"), 10, "snapshot"))[0]
@@ -77,7 +90,8 @@ async def test_snapshot_changes_resume_without_loss_or_repeat_and_reset(
         missed = after(alerts, position)
         assert missed and not set(missed) & set(seen)
 
-        async with SseClient(stream_url, {"Last-Event-ID": first.last_id() or ""}) as resumed:
+        resume = {**OPERATOR, "Last-Event-ID": first.last_id() or ""}
+        async with SseClient(stream_url, resume) as resumed:
             await resumed.wait_for(
                 lambda e: len(resumed.named("alert")) >= len(missed), 20, "the missed changes"
             )
@@ -100,7 +114,7 @@ async def test_snapshot_changes_resume_without_loss_or_repeat_and_reset(
             ("not-a-position", "not JSON"),
             (encode_event_id(topic, {0: 10_000, 1: 0, 2: 0, 3: 0}), "beyond the end"),
         ]:
-            async with SseClient(stream_url, {"Last-Event-ID": bad_id}) as reset:
+            async with SseClient(stream_url, {**OPERATOR, "Last-Event-ID": bad_id}) as reset:
                 await reset.wait_for(lambda e: reset.named("snapshot"), 10, "snapshot after reset")
                 assert [e.event for e in reset.events[:2]] == ["reset", "snapshot"]
                 assert reason in reset.events[0].data["reason"]
@@ -147,7 +161,9 @@ async def test_post_events_stores_valid_events_and_dead_letters_the_rest(
     good = [event("turn_back", "LT-BY-01", t0), event("crossing_attempt", "LT-BY-01", t0)]
     bad = {"event_type": "crossing_attempt", "schema_version": 1, "section_id": "LT-BY-01"}
     async with TopicReader(worker.bootstrap, worker.topic("ops.deadletter")) as letters:
-        status, answer = worker.post("/events", [good[0], bad, good[1], "nonsense"])
+        status, answer = worker.post(
+            "/events", [good[0], bad, good[1], "nonsense"], token=LT_REPORTER
+        )
         assert status == 200, answer
         assert answer["errors"] is True
         assert [a["index"] for a in answer["accepted"]] == [0, 2]
@@ -184,7 +200,7 @@ async def test_post_events_stores_valid_events_and_dead_letters_the_rest(
         20,
         "the HTTP dead letters in history",
     )
-    assert worker.post("/events", [good[0]] * 6)[0] == 413
-    assert worker.post("/events", {"events": good})[0] == 400
-    status, answer = worker.post("/events", [good[0]])
+    assert worker.post("/events", [good[0]] * 6, token=LT_REPORTER)[0] == 413
+    assert worker.post("/events", {"events": good}, token=LT_REPORTER)[0] == 400
+    status, answer = worker.post("/events", [good[0]], token=LT_REPORTER)
     assert status == 200 and answer["accepted"], "a retried event is accepted (deduplicated later)"

@@ -16,7 +16,16 @@ from pathlib import Path
 import pytest
 
 from marchwarden.embedded.tansu import port_in_use
-from tests.support.stack import TOPIC_OF, event, free_port, http, produce, wait_until
+from tests.support.stack import (
+    GATEWAY_ENV,
+    TOKENS,
+    TOPIC_OF,
+    event,
+    free_port,
+    http,
+    produce,
+    wait_until,
+)
 
 UP = [sys.executable, "-m", "marchwarden.cli", "up"]
 
@@ -70,15 +79,37 @@ def test_up_with_no_flags_runs_the_embedded_stack(
             p for p in children_of(proc.pid) if "tansu" in Path(f"/proc/{p}/cmdline").read_text()
         ]
         assert len(brokers) == 1, "one embedded tansu broker runs as a child"
+        # Every endpoint but /health needs a token: one created while `up` runs works at once.
+        created = subprocess.run(
+            [
+                *UP[:-1],
+                "token",
+                "create",
+                "--role",
+                "operator",
+                "--org",
+                "LT-VSAT",
+                "--name",
+                "ana",
+            ],
+            cwd=tmp_path,
+            env=clean_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        token = created.stdout.splitlines()[-1]
+        assert token not in (tmp_path / ".marchwarden" / "tokens.json").read_text()
         doc = event("crossing_attempt", "LT-BY-01", datetime.now(UTC), persons=3)
         asyncio.run(
             produce("127.0.0.1:9092", [("border.crossings", b"LT-BY-01", json.dumps(doc).encode())])
         )
         wait_until(
             lambda: (
-                http("GET", "http://127.0.0.1:6066/picture?section=LT-BY-01")[1]["sections"][
-                    "LT-BY-01"
-                ]["counts"]["1h"]["attempt_persons"]
+                http("GET", "http://127.0.0.1:6066/picture?section=LT-BY-01", token=token)[1][
+                    "sections"
+                ]["LT-BY-01"]["counts"]["1h"]["attempt_persons"]
                 == 3
             ),
             20,
@@ -104,7 +135,9 @@ class Up:
         self.data_dir = data_dir
         self.web_port = free_port()
         self.tansu_port = free_port()
-        self.env = dict(env, MARCHWARDEN_TANSU_PORT=str(self.tansu_port))
+        self.env = dict(
+            env, MARCHWARDEN_TANSU_PORT=str(self.tansu_port), MARCHWARDEN_TOKENS=TOKENS.env_value
+        )
         self.log_path = data_dir.parent / f"up-{self.web_port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -133,7 +166,9 @@ class Up:
         return self
 
     def sql(self, query: str) -> list[list[object]]:
-        status, body = http("POST", self.url + "/history/sql", {"sql": query})
+        status, body = http(
+            "POST", self.url + "/history/sql", {"sql": query}, token=TOKENS("analyst")
+        )
         assert status == 200, body
         return list(body["rows"])
 
@@ -141,7 +176,7 @@ class Up:
         """Each section's picture without its watermark, which follows the wall clock."""
         out = {}
         for s in sections:
-            status, body = http("GET", self.url + f"/picture?section={s}")
+            status, body = http("GET", self.url + f"/picture?section={s}", token=TOKENS("operator"))
             assert status == 200, body
             view = dict(body["sections"][s])
             del view["watermark"], view["watermark_epoch"]
@@ -311,7 +346,7 @@ def test_a_history_in_use_by_another_process_gives_one_clear_line(
             "--port",
             str(free_port()),
         ],
-        env=clean_env,
+        env={**clean_env, **GATEWAY_ENV},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -230,3 +230,102 @@ class KafkaCluster:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class SecureKafkaNode:
+    """One node that accepts clients only over SASL_SSL with SCRAM-SHA-512 (infra/kafka/secure.sh).
+
+    The passwords are drawn here and reach the script through its environment; the client's
+    user is created when the storage is formatted. ``client_options()`` are aiokafka's
+    keyword arguments for that user; ``ca_file`` is the throwaway CA the broker's
+    certificate was signed with.
+    """
+
+    def __init__(self, workdir: Path | str, port: int, user: str = "marchwarden") -> None:
+        import secrets
+
+        self.workdir: Path = Path(workdir)
+        self.port = port
+        self.user = user
+        self.password = secrets.token_urlsafe(24)
+        self._admin_password = secrets.token_urlsafe(24)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.workdir / "certs" / "ca.pem"
+
+    @property
+    def server_log(self) -> Path:
+        return self.workdir / "logs" / "server.log"
+
+    def client_options(self, password: str | None = None) -> dict[str, object]:
+        import ssl
+
+        return {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": self.user,
+            "sasl_plain_password": self.password if password is None else password,
+            "ssl_context": ssl.create_default_context(cafile=str(self.ca_file)),
+        }
+
+    def worker_env(self) -> dict[str, str]:
+        """The environment a worker needs to authenticate (what docker-compose.yml sets)."""
+        return {
+            "MARCHWARDEN_BROKER_AUTH__SECURITY_PROTOCOL": "SASL_SSL",
+            "MARCHWARDEN_BROKER_AUTH__SASL_MECHANISM": "SCRAM-SHA-512",
+            "MARCHWARDEN_BROKER_AUTH__USERNAME": self.user,
+            "MARCHWARDEN_BROKER_AUTH__PASSWORD": self.password,
+            "MARCHWARDEN_BROKER_AUTH__CA_FILE": str(self.ca_file),
+        }
+
+    def start(self, timeout: float = DEFAULT_READY_TIMEOUT_S) -> None:
+        ensure_fetched()
+        env = {
+            **os.environ,
+            "MARCHWARDEN_KAFKA_ADMIN_PASSWORD": self._admin_password,
+            "MARCHWARDEN_KAFKA_CLIENT_USER": self.user,
+            "MARCHWARDEN_KAFKA_CLIENT_PASSWORD": self.password,
+        }
+        _run(
+            [str(SCRIPTS_DIR / "secure.sh"), "start", str(self.workdir), str(self.port)],
+            SCRIPT_TIMEOUT_S,
+            env=env,
+        )
+        try:
+            self._wait_ready(timeout)
+        except KafkaInfraError:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float) -> None:
+        import asyncio
+        import time
+
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        async def probe() -> None:
+            deadline = time.monotonic() + timeout
+            last = ""
+            while time.monotonic() < deadline:
+                admin = AIOKafkaAdminClient(request_timeout_ms=3000, **self.client_options())
+                try:
+                    await asyncio.wait_for(admin.start(), 5)
+                    await admin.list_topics()
+                    return
+                except Exception as exc:  # not ready yet
+                    last = f"{type(exc).__name__}: {exc}"
+                finally:
+                    await admin.close()
+                await asyncio.sleep(0.5)
+            raise KafkaInfraError(f"SASL_SSL node not ready in {timeout:.0f} s: {last}")
+
+        asyncio.run(probe())
+
+    def stop(self) -> None:
+        _run([str(SCRIPTS_DIR / "secure.sh"), "stop", str(self.workdir)], SCRIPT_TIMEOUT_S)

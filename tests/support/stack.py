@@ -13,13 +13,15 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from marchwarden.access.identity import ORGANISATIONS, REGIONAL_CENTRE, ROLES
+from marchwarden.access.tokens import make_record
 from marchwarden.embedded.tansu import die_with_parent, free_port
 
 
@@ -50,10 +52,21 @@ async def await_until(
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
-def http(method: str, url: str, body: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
+def http(
+    method: str,
+    url: str,
+    body: Any = None,
+    timeout: float = 30.0,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -67,6 +80,42 @@ def http(method: str, url: str, body: Any = None, timeout: float = 30.0) -> tupl
         return 0, str(exc)
 
 
+class SessionTokens:
+    """One token per role and organisation for the whole test session, accepted by every
+    worker the tests start (through MARCHWARDEN_TOKENS, as hashes only)."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[tuple[str, str], str] = {}
+        records = []
+        for role in ROLES:
+            for organisation in ORGANISATIONS:
+                token, record = make_record(role, organisation, f"{role}-{organisation.lower()}")
+                self.tokens[(role, organisation)] = token
+                records.append(asdict(record))
+        self.env_value = json.dumps(records)
+
+    def __call__(self, role: str, organisation: str = REGIONAL_CENTRE) -> str:
+        return self.tokens[(role, organisation)]
+
+    def for_path(self, path: str) -> str | None:
+        """The token the helpers use by default: the regional centre in the path's role."""
+        if path.startswith("/health"):
+            return None
+        if path.startswith("/admin"):
+            return self("admin")
+        if path.startswith("/history"):
+            return self("analyst")
+        return self("operator")
+
+
+TOKENS = SessionTokens()
+# The lane secrets of history gateways the tests start themselves (never on argv).
+GATEWAY_ENV = {
+    "MARCHWARDEN_HISTORY_READ_SECRET": "test-read-" + uuid.uuid4().hex,
+    "MARCHWARDEN_HISTORY_WRITE_SECRET": "test-write-" + uuid.uuid4().hex,
+}
+
+
 def topic_env(prefix: str) -> dict[str, str]:
     """Environment giving a worker its own topic names, so tests share one broker safely."""
     names = {
@@ -77,6 +126,7 @@ def topic_env(prefix: str) -> dict[str, str]:
         "COMMANDS": "ops.commands",
         "DEADLETTER": "ops.deadletter",
         "ROUTED_COMMANDS": "marchwarden.commands-by-section",
+        "ALERTS_FULL": "marchwarden.alerts-full",
     }
     return {f"MARCHWARDEN_TOPICS__{k}": f"{prefix}.{v}" for k, v in names.items()}
 
@@ -107,6 +157,8 @@ class WorkerProcess:
             {
                 "MARCHWARDEN_APP_ID": f"mw-{self.prefix}",
                 "MARCHWARDEN_SINK_MAX_INTERVAL_S": "0.2",
+                "MARCHWARDEN_TOKENS": TOKENS.env_value,
+                **GATEWAY_ENV,
             }
         )
         env.update(self.extra_env)
@@ -156,16 +208,21 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
-    def get(self, path: str) -> Any:
-        status, body = http("GET", self.url + path)
+    def get(self, path: str, token: str | None = None) -> Any:
+        status, body = http("GET", self.url + path, token=token or TOKENS.for_path(path))
         assert status == 200, (status, body)
         return body
 
-    def post(self, path: str, body: Any = None) -> tuple[int, Any]:
-        return http("POST", self.url + path, body if body is not None else {})
+    def post(self, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+        return http(
+            "POST",
+            self.url + path,
+            body if body is not None else {},
+            token=token or TOKENS.for_path(path),
+        )
 
-    def sql(self, query: str) -> list[list[Any]]:
-        status, body = self.post("/history/sql", {"sql": query})
+    def sql(self, query: str, token: str | None = None) -> list[list[Any]]:
+        status, body = self.post("/history/sql", {"sql": query}, token=token)
         assert status == 200, body
         return list(body["rows"])
 
@@ -260,13 +317,15 @@ def event(
     elif event_type == "turn_back":
         base.update(persons=1)
     else:
+        # Indicators are at schema version 2 (share_with); GREEN unless a test is about TLP.
         base.update(
+            schema_version=2,
             indicator_id="ind-" + uuid.uuid4().hex[:8],
             category="military_movement",
             level="high",
             state="lit",
             confidence=0.9,
-            tlp="amber",
+            tlp="green",
         )
     base.update(fields)
     return base

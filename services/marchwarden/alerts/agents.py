@@ -1,9 +1,10 @@
-"""Faust agents for operator commands: validate, then route to the worker owning the section."""
+"""Faust agents for operator commands: validate, check who and when, route to the section owner."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from marchwarden.access.commands import CommandGate
 from marchwarden.alerts.lifecycle import section_of_alert_id
 from marchwarden.contracts.decoding import Rejection, decode_command
 from marchwarden.picture.engine import Record
@@ -16,6 +17,7 @@ def register_command_agents(ctx: WorkerContext) -> None:
     app, engine, topics = ctx.app, ctx.engine, ctx.settings.topics
     commands_topic = app.topic(topics.commands, key_serializer="raw", value_serializer="raw")
     routed_topic = app.topic(topics.routed_commands, key_serializer="raw", value_serializer="raw")
+    gate = CommandGate(ctx.access.tokens.organisations_of, ctx.settings.access.command_skew_s)
 
     @app.agent(commands_topic, name="route_operator_commands")
     async def route_operator_commands(stream: Any) -> None:
@@ -35,4 +37,8 @@ def register_command_agents(ctx: WorkerContext) -> None:
                     record, "unknown_alert", f"alert id {command.alert_id!r} names no known section"
                 )
                 continue
-            await routed_topic.send(key=section.encode(), value=record.value)
+            checked = gate.check(command, section)
+            if isinstance(checked, Rejection):
+                engine.reject(record, checked.kind, checked.reason)
+                continue
+            await routed_topic.send(key=section.encode(), value=checked.model_dump_json().encode())

@@ -1,4 +1,8 @@
-"""HTTP views for analysts: read-only SQL and canned reports, in the analysts' own lane."""
+"""HTTP views for analysts: SQL by allow-list and canned reports, in the analysts' own lane.
+
+Each query runs in the caller's organisation's analyst views (TLP applied there) and must
+pass the allow-list (access/sqlcheck.py) where it executes.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
 
+from marchwarden.access.identity import analyst_database
+from marchwarden.access.sqlcheck import SqlRefused, normalise
+from marchwarden.access.web import principal_of
 from marchwarden.analysis.reports import report_from_request
 from marchwarden.history.analyst import (
     LaneBusy,
@@ -24,6 +31,7 @@ log = logging.getLogger(__name__)
 
 # Lane errors -> HTTP status; any other refusal is a 400 with ClickHouse's first line.
 STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
+    (SqlRefused, 403),
     (ReadOnlyViolation, 403),
     (LimitError, 400),
     (LimitExceeded, 422),
@@ -57,10 +65,11 @@ def register_history_views(ctx: WorkerContext) -> None:
             transport = request.transport  # type: ignore[attr-defined]
             return transport is not None and not transport.is_closing()
 
-        # The query runs on the analysts' own connections; if the caller hangs up, it is
-        # cancelled and killed in ClickHouse.
+        # The query runs on the analysts' own connections, in the caller's organisation's
+        # views; if the caller hangs up, it is cancelled and killed in ClickHouse.
+        database = analyst_database(principal_of(request).organisation)  # type: ignore[arg-type]
         columns, rows = await while_connected(
-            connected, ctx.analysts.run(sql, parameters, limits or None)
+            connected, ctx.analysts.run(sql, parameters, limits or None, database=database)
         )
         return {"columns": columns, "rows": [[_jsonable(v) for v in row] for row in rows]}
 
@@ -75,7 +84,7 @@ def register_history_views(ctx: WorkerContext) -> None:
         async def post(self, request: Request) -> Response:
             try:
                 body = await request.json()
-                sql = str(body["sql"])
+                sql = normalise(str(body["sql"]))
             except (ValueError, KeyError, TypeError) as exc:
                 return self.json(
                     _refused(ValueError(f"expected {{'sql': ...}}: {exc}")), status=400

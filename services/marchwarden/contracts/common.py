@@ -13,6 +13,10 @@ Level = Literal["low", "medium", "high", "critical"]
 LEVELS: tuple[Level, ...] = ("low", "medium", "high", "critical")
 LEVEL_RANK: dict[str, int] = {name: rank for rank, name in enumerate(LEVELS)}
 
+# FIRST TLP 2.0 markings, from the most open to the most restricted.
+Tlp = Literal["clear", "green", "amber", "red"]
+TLP_RANK: dict[str, int] = {"clear": 0, "green": 1, "amber": 2, "red": 3}
+
 SECTION_ID_PATTERN = r"^[A-Z]{2}-[A-Z]{2}-\d{2}$"
 
 # RFC 3339 date-time with seconds (the offset is checked by AwareDatetime, which says so
@@ -75,14 +79,15 @@ Timestamp = Annotated[
 ]
 
 
-def _exactly_one(value: Any) -> Any:
+def _an_int(value: Any) -> Any:
     # Literal[1] alone takes True and 1.0 (they compare equal to 1); the version must be an int.
     if type(value) is not int:
-        raise ValueError(f"schema_version must be the integer 1, got {value!r}")
+        raise ValueError(f"schema_version must be an integer, got {value!r}")
     return value
 
 
-SchemaVersion1 = Annotated[Literal[1], BeforeValidator(_exactly_one)]
+SchemaVersion1 = Annotated[Literal[1], BeforeValidator(_an_int)]
+SchemaVersion2 = Annotated[Literal[2], BeforeValidator(_an_int)]
 
 
 class Contract(BaseModel):

@@ -24,6 +24,10 @@ DeadLetterKind = Literal[
     "unknown_alert",
     "history_rejected",
     "unprocessable",
+    # Version 3: commands refused for who sent them, when, or because they were seen before.
+    "forbidden",
+    "clock_skew",
+    "duplicate_command",
 ]
 
 # A letter's reason and key are bounded so that no input can make its letter large.
@@ -42,10 +46,11 @@ class DeadLetter(Contract):
     value_b64 holds the original bytes exactly, unless value_truncated: then it holds the
     first bytes only, and value_size and value_sha256 describe the whole original value.
     Version 2 added value_sha256, value_truncated and the kinds future, history_rejected and
-    unprocessable; a version 1 letter reads as a version 2 letter without them.
+    unprocessable; a version 1 letter reads as a version 2 letter without them. Version 3
+    added the kinds forbidden, clock_skew and duplicate_command (refused operator commands).
     """
 
-    schema_version: Literal[1, 2] = 2
+    schema_version: Literal[1, 2, 3] = 3
     topic: str
     partition: int
     offset: int

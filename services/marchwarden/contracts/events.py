@@ -6,7 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from marchwarden.contracts.common import Contract, Level, SchemaVersion1, SectionId, Timestamp
+from marchwarden.contracts.common import (
+    Contract,
+    Level,
+    SchemaVersion1,
+    SchemaVersion2,
+    SectionId,
+    Timestamp,
+    Tlp,
+)
 
 # One report describes one group seen at one place; the largest recorded groups at this
 # border were in the hundreds. 10,000 leaves ample room and keeps sums far from overflow.
@@ -46,10 +54,9 @@ class Location(Contract):
 
 
 class EventBase(Contract):
-    """Fields common to every border event."""
+    """Fields common to every border event (schema_version is declared per event type)."""
 
     event_id: EventId
-    schema_version: SchemaVersion1
     occurred_at: Timestamp = Field(
         description="Event time, RFC 3339 with an offset, from 2000-01-01 to before 2100"
     )
@@ -61,6 +68,7 @@ class CrossingAttempt(EventBase):
     """People tried to cross the border on a section."""
 
     event_type: Literal["crossing_attempt"]
+    schema_version: SchemaVersion1
     persons: Persons
     outcome: Literal["prevented", "detained", "crossed", "unknown"]
     location: Location | None = None
@@ -73,6 +81,7 @@ class TurnBack(EventBase):
     """People were turned back at a section."""
 
     event_type: Literal["turn_back"]
+    schema_version: SchemaVersion1
     persons: Persons
     reason: Annotated[str, Field(max_length=500)] | None = None
 
@@ -89,22 +98,34 @@ IndicatorCategory = Literal[
 
 
 class Indicator(EventBase):
-    """An intelligence indicator lit or cleared for one or more sections."""
+    """An intelligence indicator lit or cleared for one or more sections.
+
+    Version 2 adds `share_with`: for TLP:AMBER, the organisations besides the originator (the
+    `reporter`) that may see it. Without it AMBER stays with the originator. RED is never
+    shared; GREEN and CLEAR go to every organisation.
+    """
 
     event_type: Literal["indicator"]
+    schema_version: SchemaVersion2
     indicator_id: Annotated[str, Field(min_length=1, max_length=64)]
     category: IndicatorCategory
     level: Level
     state: Literal["lit", "cleared"]
     confidence: Annotated[float, Field(strict=True, ge=0, le=1)]
     valid_until: Timestamp | None = None
-    tlp: Literal["clear", "green", "amber", "red"]
+    tlp: Tlp
+    share_with: Annotated[list[Reporter], Field(max_length=16)] = Field(
+        default_factory=list,
+        description="TLP:AMBER only: organisations besides the originator that may see it",
+    )
     extra_section_ids: Annotated[list[SectionId], Field(max_length=32)] = []
 
     @model_validator(mode="after")
     def _valid_until_after_occurrence(self) -> Indicator:
         if self.valid_until is not None and self.valid_until <= self.occurred_at:
             raise ValueError("valid_until must be after occurred_at")
+        if self.share_with and self.tlp != "amber":
+            raise ValueError(f"share_with applies to TLP:AMBER only, not TLP:{self.tlp.upper()}")
         return self
 
 

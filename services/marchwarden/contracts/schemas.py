@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -23,23 +23,26 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def current_version(model: type[BaseModel]) -> int:
-    """The schema version a model writes: its schema_version default, else 1 (inputs)."""
-    default = model.model_fields["schema_version"].default
-    return default if isinstance(default, int) else 1
+def schema_version_of(model: type[BaseModel]) -> int:
+    """The version a model writes: its schema_version default, else its Literal's (inputs)."""
+    field = model.model_fields["schema_version"]
+    if isinstance(field.default, int):
+        return field.default
+    return max(int(v) for v in get_args(field.annotation) if isinstance(v, int))
 
 
 def render_schemas() -> dict[str, str]:
-    """File name -> JSON text, deterministic."""
+    """File name (name.vN.json) -> JSON text, deterministic."""
     out: dict[str, Any] = {}
     for name, model in SCHEMA_MODELS.items():
+        file_name = f"{name}.v{schema_version_of(model)}.json"
         schema = model.model_json_schema(mode="validation")
-        file_name = f"{name}.v{current_version(model)}.json"
         schema["$id"] = f"https://marchwarden.example/schemas/{file_name}"
         out[file_name] = schema
+    # The union accepts each event type at its current version; it is versioned as a whole.
     union = TypeAdapter(BorderEvent).json_schema(mode="validation")
-    union["$id"] = "https://marchwarden.example/schemas/border_event.v1.json"
-    out["border_event.v1.json"] = union
+    union["$id"] = "https://marchwarden.example/schemas/border_event.v2.json"
+    out["border_event.v2.json"] = union
     return {name: json.dumps(s, indent=2, sort_keys=True) + "\n" for name, s in out.items()}
 
 

@@ -22,12 +22,17 @@ from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from marchwarden.access.identity import REGIONAL_CENTRE
+from marchwarden.access.tokens import create_token
 from marchwarden.analysis.access import call_worker
+from marchwarden.brokerauth import kafka_client_options
 from marchwarden.embedded.tansu import TansuBroker, die_with_parent, free_port, port_in_use
 from marchwarden.settings import Settings
 
 log = logging.getLogger(__name__)
 MARKER = ".marchwarden-demo"
+ANALYST_TOKEN_FILE = "analyst.token"
+OPERATOR_TOKEN_FILE = "operator.token"
 LEVEL_STYLE = {"low": "green", "medium": "yellow", "high": "bold orange1", "critical": "bold red"}
 
 
@@ -88,6 +93,8 @@ class Demo:
         self.worker: subprocess.Popen[bytes] | None = None
         self.web_port = 0
         self.alerts: list[dict[str, Any]] = []
+        self.admin_token = ""
+        self.analyst_token = ""
 
     @property
     def url(self) -> str:
@@ -132,14 +139,16 @@ class Demo:
         self.console.print(
             f"\nDone in {time.monotonic() - started:.0f} s. The history (chDB) is in [bold]{history}[/]"
             + (f"; chart: [bold]{chart}[/]" if chart else "")
-            + f"\nQuery it: marchwarden history sql --data-dir {self.directory} "
-            '"SELECT rule, section_id, status FROM alerts FINAL"'
+            + f"\nQuery it (as the demo's analyst, EU-RCC): MARCHWARDEN_TOKEN=$(cat "
+            f"{self.directory / ANALYST_TOKEN_FILE}) marchwarden history sql --data-dir "
+            f'{self.directory} "SELECT rule, section_id, status FROM alerts FINAL"'
         )
 
     def _serve(self) -> int:
         """Keep the stack up for the page until Ctrl-C or SIGTERM; 1 if the worker dies."""
         self.console.print(
-            f"\nServing the watch floor at [bold]{self.url}/[/] (the HTTP API too); "
+            f"\nServing the watch floor at [bold]{self.url}/[/] (the HTTP API too); sign in "
+            f"with the demo operator's token in {self.directory / OPERATOR_TOKEN_FILE}; "
             "press Ctrl-C to stop. (--no-serve stops here.)",
             soft_wrap=True,
         )
@@ -162,7 +171,27 @@ class Demo:
         return 1
 
     # ---------------------------------------------------------------- stack
+    def _create_tokens(self) -> None:
+        """An admin, an analyst and an operator of the regional centre for the demo.
+
+        The admin's token stays in memory (the demo's own calls); the analyst's and the
+        operator's go to 0600 files of the demo directory (never printed), for querying the
+        history and signing in to the watch floor afterwards.
+        """
+        tokens = self.directory / "tokens.json"
+        self.admin_token, _ = create_token(tokens, "admin", REGIONAL_CENTRE, "demo-admin")
+        self.analyst_token, _ = create_token(tokens, "analyst", REGIONAL_CENTRE, "demo-analyst")
+        operator_token, _ = create_token(tokens, "operator", REGIONAL_CENTRE, "demo-operator")
+        for name, token in (
+            (ANALYST_TOKEN_FILE, self.analyst_token),
+            (OPERATOR_TOKEN_FILE, operator_token),
+        ):
+            path = self.directory / name
+            path.touch(mode=0o600)
+            path.write_text(token + "\n")
+
     def _start_stack(self) -> None:
+        self._create_tokens()
         self.broker = TansuBroker(free_port(), log_file=self.directory / "logs" / "tansu.log")
         self.broker.start()
         # A demo that serves its page afterwards takes the configured port when it is free, so
@@ -257,7 +286,7 @@ class Demo:
                 await asyncio.sleep(0.1)
             else:
                 raise DemoError("the worker did not process every event within 2 minutes")
-        call_worker(self.url, "POST", "/admin/flush")
+        call_worker(self.url, "POST", "/admin/flush", token=self.admin_token)
         # Let the last alert states arrive: quiet for a second, at most ten.
         deadline = time.monotonic() + 10
         seen = -1
@@ -280,6 +309,7 @@ class Demo:
             bootstrap_servers=settings.bootstrap_servers,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            **kafka_client_options(settings),
         )
         await consumer.start()
         try:
@@ -295,7 +325,7 @@ class Demo:
 
     # ---------------------------------------------------------------- results
     def _verify(self) -> str:
-        answer = call_worker(self.url, "POST", "/admin/verify")
+        answer = call_worker(self.url, "POST", "/admin/verify", token=self.admin_token)
         if answer is None or answer[0] != 200:
             return "[red]verify could not run[/]"
         body = answer[1]
@@ -310,7 +340,9 @@ class Demo:
         from marchwarden.demo.summary import draw_chart, summarise
 
         def query(sql: str) -> list[list[Any]]:
-            answer = call_worker(self.url, "POST", "/history/sql", {"sql": sql})
+            answer = call_worker(
+                self.url, "POST", "/history/sql", {"sql": sql}, token=self.analyst_token
+            )
             if answer is None or answer[0] != 200:
                 raise DemoError(f"summary query failed: {answer}")
             rows: list[list[Any]] = answer[1]["rows"]

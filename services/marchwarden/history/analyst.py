@@ -3,7 +3,9 @@
 Analyst queries never share a connection or a thread with the history writer, so a heavy
 query cannot hold up an insert. Each runs read-only under ceilings on time, memory, rows
 read and result size that a caller may lower but not raise, on few cores at the lowest CPU
-priority, a bounded number at a time; a query whose caller gives up is killed.
+priority, a bounded number at a time; a query whose caller gives up is killed. A query for
+an organisation runs with that organisation's analyst views as its database, after the
+SQL allow-list (access/sqlcheck.py) has judged it on ClickHouse's own parse tree.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ from typing import Any, Protocol, TypeVar
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from marchwarden.access.sqlcheck import (
+    ONE_STATEMENT,
+    SETTINGS_REFUSED,
+    FunctionCatalogue,
+    SqlRefused,
+    check_analyst_sql,
+)
 from marchwarden.history.store import ReadOnlyViolation
 from marchwarden.settings import AnalystLimits
 
@@ -40,7 +49,9 @@ _SETTING_REFUSED = re.compile(r"Cannot modify '(\w+)' setting in readonly mode")
 _CODE = re.compile(r"Code: (\d+)")
 _QUERY_ID = re.compile(r"^[0-9a-f]{32}$")
 
-Connect = Callable[[dict[str, Any]], Any]
+# connect(settings, database): a client whose session carries `settings`, with `database`
+# (an organisation's analyst views) as its current one when given.
+Connect = Callable[[dict[str, Any], str | None], Any]
 T = TypeVar("T")
 Answer = tuple[list[str], list[tuple[Any, ...]]]
 
@@ -54,6 +65,7 @@ class AnalystQueries(Protocol):
         parameters: dict[str, Any] | None = None,
         requested: Mapping[str, Any] | None = None,
         query_id: str | None = None,
+        database: str | None = None,
     ) -> Answer: ...
 
     def status(self) -> dict[str, int]: ...
@@ -169,12 +181,60 @@ def classify(exc: BaseException) -> Exception:
     return AnalystQueryError(first)
 
 
+class SqlGuard:
+    """The allow-list, asked of ClickHouse through one analyst connection (catalogue cached)."""
+
+    def __init__(self) -> None:
+        self.catalogue: FunctionCatalogue | None = None
+        self._lock = threading.Lock()
+
+    def check(
+        self, client: Any, sql: str, parameters: dict[str, Any] | None, database: str
+    ) -> None:
+        """Raise SqlRefused unless `sql` is one allowed SELECT over `database`'s views."""
+
+        def explain(text: str) -> list[str]:
+            # chDB would run every statement of a multi-statement text; ClickHouse's
+            # formatter refuses them, so one statement is established before anything else.
+            try:
+                client.query("SELECT formatQuery({text:String})", parameters={"text": text})
+            except ClickHouseError as exc:
+                if "Multi-statements" in str(exc):
+                    raise SqlRefused(ONE_STATEMENT) from None
+                raise
+            try:
+                result = client.query("EXPLAIN AST " + text, parameters=parameters)
+            except ClickHouseError as exc:
+                # A SETTINGS clause is applied even to EXPLAIN, and refused in readonly mode.
+                if _SETTING_REFUSED.search(str(exc)):
+                    raise SqlRefused(SETTINGS_REFUSED) from None
+                raise
+            return [str(row[0]) for row in result.result_rows]
+
+        check_analyst_sql(sql, database, explain, self._catalogue(client))
+
+    def _catalogue(self, client: Any) -> FunctionCatalogue:
+        with self._lock:
+            if self.catalogue is None:
+                rows = client.query(
+                    "SELECT name, categories, is_aggregate, alias_to FROM system.functions"
+                ).result_rows
+                by_name = {str(n): (str(c), bool(a)) for n, c, a, _ in rows}
+                for name, _, _, target in rows:
+                    if target and target in by_name:
+                        by_name[str(name)] = by_name[str(target)]
+                self.catalogue = FunctionCatalogue(by_name)
+            return self.catalogue
+
+
 class AnalystLane:
     """Runs analyst queries on their own threads and connections (chDB or a ClickHouse server).
 
-    `connect(settings)` opens a client whose session carries `settings` (clickhouse-connect's
-    get_client(settings=...)); one is opened per query, so the writer's session never sees
-    an analyst's settings, and closed after it. `control()` opens a client for KILL QUERY.
+    `connect(settings, database)` opens a client whose session carries `settings`
+    (clickhouse-connect's get_client(settings=...)); one is opened per query, so the writer's
+    session never sees an analyst's settings, and closed after it. `control()` opens a client
+    for KILL QUERY. A query given a `database` (an organisation's analyst views, as every
+    HTTP and command-line query is) must first pass the SQL allow-list.
     """
 
     def __init__(self, connect: Connect, limits: AnalystLimits, control: Callable[[], Any]) -> None:
@@ -189,6 +249,7 @@ class AnalystLane:
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self.cancelled = 0
+        self.guard = SqlGuard()
 
     async def run(
         self,
@@ -196,6 +257,7 @@ class AnalystLane:
         parameters: dict[str, Any] | None = None,
         requested: Mapping[str, Any] | None = None,
         query_id: str | None = None,
+        database: str | None = None,
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run one query; cancelling the awaiting task kills the query in ClickHouse."""
         settings = effective_settings(self.limits, requested)
@@ -210,7 +272,9 @@ class AnalystLane:
             self._busy += 1
             self._running.add(qid)
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, self._run, sql, parameters, settings, qid)
+        future = loop.run_in_executor(
+            self._pool, self._run, sql, parameters, settings, qid, database
+        )
         try:
             return await future
         except asyncio.CancelledError:
@@ -220,11 +284,18 @@ class AnalystLane:
             raise
 
     def _run(
-        self, sql: str, parameters: dict[str, Any] | None, settings: dict[str, Any], qid: str
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None,
+        settings: dict[str, Any],
+        qid: str,
+        database: str | None,
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         try:
-            client = self.connect(settings)
+            client = self.connect(settings, database)
             try:
+                if database is not None:
+                    self.guard.check(client, sql, parameters, database)
                 # The marker names the query in system.processes, for KILL QUERY.
                 result = client.query(f"/* {marker(qid)} */ {sql}", parameters=parameters)
                 return list(result.column_names), [tuple(r) for r in result.result_rows]
@@ -273,10 +344,12 @@ def direct_lane(
     """A lane on ClickHouse itself: chdb://path in this process, or a server over HTTP."""
     import clickhouse_connect
 
-    def client(settings: dict[str, Any] | None) -> Any:
+    def client(settings: dict[str, Any] | None, database: str | None = None) -> Any:
         kwargs: dict[str, Any] = {"dsn": dsn}
         if settings:
             kwargs["settings"] = settings
+        if database is not None:
+            kwargs["database"] = database
         if not dsn.startswith("chdb:"):
             kwargs.update(connect_timeout=5, compress=False)
             if username:

@@ -3,12 +3,20 @@
 chDB allows one process per data directory. Several workers on one machine (the 3-node
 Kafka test, or a multi-worker embedded deployment) share one history by pointing their
 ClickHouse DSN at `mwhistory://host:port`; production uses a ClickHouse server instead.
+
+It is not an open door: it listens on loopback only, and every call carries one of two
+secrets, given to it and to its workers through the environment (never argv, which `ps`
+shows). The read secret opens the read lane: `/query` (always read-only) and `/analyst`
+(the analysts' lane: their organisation's views, the SQL allow-list, the ceilings); the
+write secret opens `/command` and `/insert`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
+import ipaddress
 import json
 import logging
 import urllib.error
@@ -24,6 +32,14 @@ import orjson
 from aiohttp import web
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
 
+from marchwarden.access.identity import ANALYST_DATABASE
+from marchwarden.access.sqlcheck import (
+    ONE_STATEMENT,
+    AnyFunction,
+    SqlRefused,
+    check_tree,
+    parse_explain_ast,
+)
 from marchwarden.history.analyst import (
     AnalystLane,
     AnalystQueryError,
@@ -35,11 +51,60 @@ from marchwarden.history.analyst import (
     new_query_id,
     while_connected,
 )
-from marchwarden.history.store import HistoryStore, HistoryUnavailable, ReadOnlyViolation
-from marchwarden.settings import AnalystLimits
+from marchwarden.history.store import (
+    GatewaySecrets,
+    HistoryStore,
+    HistoryUnavailable,
+    ReadOnlyViolation,
+)
+from marchwarden.settings import AnalystLimits, Settings
 
 log = logging.getLogger(__name__)
 SCHEME = "mwhistory://"
+
+
+class GatewayNotSecured(ValueError):
+    """The gateway was asked to run without its secrets or off loopback."""
+
+
+def check_loopback(host: str) -> str:
+    if host == "localhost":
+        return host
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return host
+    except ValueError:
+        pass
+    raise GatewayNotSecured(f"the history gateway listens on loopback only, not {host!r}")
+
+
+def secrets_from(settings: Settings) -> GatewaySecrets | None:
+    """The lane secrets from the settings (environment), or None unless both are set."""
+    read, write = settings.history_read_secret, settings.history_write_secret
+    if read is None or write is None:
+        return None
+    return GatewaySecrets(read.get_secret_value(), write.get_secret_value())
+
+
+def needs_secrets(secrets: GatewaySecrets | None) -> GatewaySecrets:
+    if secrets is None:
+        raise DatabaseError(
+            "the history gateway needs its secrets: set MARCHWARDEN_HISTORY_READ_SECRET "
+            "and MARCHWARDEN_HISTORY_WRITE_SECRET"
+        )
+    return secrets
+
+
+def _post(base: str, path: str, body: dict[str, Any], secret: str, timeout: float) -> Any:
+    """One call to the gateway; HTTP errors raise urllib's HTTPError for the caller to map."""
+    request = urllib.request.Request(
+        base + path,
+        data=orjson.dumps(body),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {secret}"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return orjson.loads(response.read())
 
 
 def encode_value(value: Any) -> Any:
@@ -133,21 +198,15 @@ class _Result:
 class GatewayClient:
     """The subset of clickhouse-connect's client that HistoryStore uses, over the gateway."""
 
-    def __init__(self, dsn: str, timeout: float = 60.0) -> None:
+    def __init__(self, dsn: str, secrets: GatewaySecrets | None, timeout: float = 60.0) -> None:
         self.base = "http://" + dsn.removeprefix(SCHEME).rstrip("/")
+        self.secrets = needs_secrets(secrets)
         self.timeout = timeout
-        self._call("/ping", {})
+        self._call("/ping", {}, self.secrets.read)
 
-    def _call(self, path: str, body: dict[str, Any]) -> Any:
-        request = urllib.request.Request(
-            self.base + path,
-            data=orjson.dumps(body),
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
+    def _call(self, path: str, body: dict[str, Any], secret: str) -> Any:
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return orjson.loads(response.read())
+            return _post(self.base, path, body, secret, self.timeout)
         except urllib.error.HTTPError as exc:
             payload = exc.read()
             try:
@@ -162,12 +221,13 @@ class GatewayClient:
         self, sql: str, parameters: dict[str, Any] | None = None, settings: Any = None
     ) -> _Result:
         body = {"sql": sql, "parameters": encode_value_map(parameters), "settings": settings}
-        answer = self._call("/query", body)
+        answer = self._call("/query", body, self.secrets.read)
         rows = [tuple(decode_value(v) for v in row) for row in answer["rows"]]
         return _Result(answer["columns"], rows)
 
     def command(self, sql: str, settings: Any = None) -> Any:
-        return self._call("/command", {"sql": sql, "settings": settings})["result"]
+        body = {"sql": sql, "settings": settings}
+        return self._call("/command", body, self.secrets.write)["result"]
 
     def insert(
         self,
@@ -184,7 +244,7 @@ class GatewayClient:
             "rows": encoded,
             "settings": settings,
         }
-        self._call("/insert", body)
+        self._call("/insert", body, self.secrets.write)
 
     def close(self) -> None:
         return None
@@ -201,6 +261,7 @@ LANE_ERRORS: tuple[tuple[type[Exception], str, int], ...] = (
     (LaneBusy, "busy", 429),
     (ReadOnlyViolation, "read_only", 403),
     (AnalystQueryError, "query", 400),
+    (SqlRefused, "refused", 403),
 )
 
 
@@ -211,8 +272,15 @@ class RemoteAnalystLane:
     is cancelled at the gateway, which kills the query.
     """
 
-    def __init__(self, dsn: str, limits: AnalystLimits, timeout: float = 600.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        limits: AnalystLimits,
+        secrets: GatewaySecrets | None,
+        timeout: float = 600.0,
+    ) -> None:
         self.base = "http://" + dsn.removeprefix(SCHEME).rstrip("/")
+        self.secret = needs_secrets(secrets).read
         self.limits = limits
         self.timeout = timeout
         self._pool = ThreadPoolExecutor(limits.max_concurrent + 1, thread_name_prefix="analyst")
@@ -227,6 +295,7 @@ class RemoteAnalystLane:
         parameters: dict[str, Any] | None = None,
         requested: Mapping[str, Any] | None = None,
         query_id: str | None = None,
+        database: str | None = None,
     ) -> Answer:
         effective_settings(self.limits, requested)  # a clear refusal before any call
         qid = query_id or new_query_id()
@@ -235,6 +304,7 @@ class RemoteAnalystLane:
             "parameters": encode_value_map(parameters),
             "limits": dict(requested or {}),
             "query_id": qid,
+            "database": database,
         }
         loop = asyncio.get_running_loop()
         self.running += 1
@@ -255,15 +325,8 @@ class RemoteAnalystLane:
         return list(answer["columns"]), rows
 
     def _call(self, path: str, body: dict[str, Any]) -> Any:
-        request = urllib.request.Request(
-            self.base + path,
-            data=orjson.dumps(body),
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return orjson.loads(response.read())
+            return _post(self.base, path, body, self.secret, self.timeout)
         except urllib.error.HTTPError as exc:
             try:
                 answer = json.loads(exc.read())
@@ -286,8 +349,53 @@ class RemoteAnalystLane:
         self._killer.shutdown(wait=False, cancel_futures=True)
 
 
-def create_gateway_app(store: HistoryStore, lane: AnalystLane | None = None) -> web.Application:
+async def check_read(store: HistoryStore, sql: str, parameters: dict[str, Any] | None) -> None:
+    """The read lane's shape check: one SELECT over the tables, no files, no table functions.
+
+    readonly=1 alone still lets ClickHouse write INTO OUTFILE and run KILL QUERY, and chDB
+    runs every statement of a multi-statement text, so the parse tree is judged first.
+    """
+    try:
+        await store.aquery("SELECT formatQuery({text:String})", {"text": sql}, readonly=True)
+    except ClickHouseError as exc:
+        if "Multi-statements" in str(exc):
+            raise SqlRefused(ONE_STATEMENT) from None
+        raise
+    # Without readonly: the driver would add it as a SETTINGS clause to the explained query;
+    # EXPLAIN AST only parses, it runs nothing.
+    _, rows = await store.aquery("EXPLAIN AST " + sql, parameters)
+    check_tree(parse_explain_ast([str(r[0]) for r in rows]), "default", AnyFunction())
+
+
+_LANES = {
+    "/ping": "any",
+    "/query": "read",
+    "/analyst": "read",
+    "/analyst/cancel": "read",
+    "/command": "write",
+    "/insert": "write",
+}
+
+
+def authorised(path: str, authorization: str, secrets: GatewaySecrets) -> bool:
+    """Whether the presented secret opens the lane of `path` (compared in constant time)."""
+    presented = authorization.removeprefix("Bearer ").encode()
+    read = hmac.compare_digest(presented, secrets.read.encode())
+    write = hmac.compare_digest(presented, secrets.write.encode())
+    lane = _LANES.get(path)
+    return (
+        (lane == "read" and read)
+        or (lane == "write" and write)
+        or (lane == "any" and (read or write))
+    )
+
+
+def create_gateway_app(
+    store: HistoryStore, secrets: GatewaySecrets, lane: AnalystLane | None = None
+) -> web.Application:
     """aiohttp app exposing one chDB store; every call runs on the store's thread.
+
+    Every call must carry the secret of its lane (401 otherwise); /query is read-only.
 
     Analyst queries (/analyst) run in `lane`: connections and threads of their own, under
     the ceilings, so they never wait on or hold up the writer's thread. ClickHouse's
@@ -300,17 +408,26 @@ def create_gateway_app(store: HistoryStore, lane: AnalystLane | None = None) -> 
         log.warning("history %s refused: %s", what, str(exc).strip().splitlines()[0][:300])
         return web.json_response({"error": str(exc)}, status=400)
 
+    @web.middleware
+    async def check_secret(request: web.Request, handler: Any) -> web.StreamResponse:
+        if not authorised(request.path, request.headers.get("Authorization", ""), secrets):
+            return web.json_response({"error": "not authorised for this lane"}, status=401)
+        answer: web.StreamResponse = await handler(request)
+        return answer
+
     async def ping(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
     async def query(request: web.Request) -> web.Response:
         body = await request.json()
-        settings = dict(body.get("settings") or {})
-        readonly = bool(settings.pop("readonly", 0))
         params = body.get("parameters")
         params = {k: decode_value(v) for k, v in params.items()} if params else None
         try:
-            columns, rows = await store.aquery(body["sql"], params, readonly=readonly)
+            # The read lane writes nothing, whatever the caller asks for.
+            await check_read(store, body["sql"], params)
+            columns, rows = await store.aquery(body["sql"], params, readonly=True)
+        except SqlRefused as exc:
+            return web.json_response({"error": str(exc), "refused": True}, status=403)
         except ReadOnlyViolation as exc:
             return web.json_response(
                 {"error": f"Cannot execute query in readonly mode: {exc}"}, status=403
@@ -344,9 +461,16 @@ def create_gateway_app(store: HistoryStore, lane: AnalystLane | None = None) -> 
         if lane is None:
             return web.json_response({"error": "no analyst lane", "kind": "query"}, status=404)
         body = orjson.loads(await request.read())
+        database = body.get("database")
+        if database is not None and not ANALYST_DATABASE.match(str(database)):
+            return web.json_response(
+                {"error": "not an analyst database", "kind": "query"}, status=400
+            )
         params = body.get("parameters")
         params = {k: decode_value(v) for k, v in params.items()} if params else None
-        work = lane.run(body["sql"], params, body.get("limits"), body.get("query_id"))
+        work = lane.run(
+            body["sql"], params, body.get("limits"), body.get("query_id"), database=database
+        )
 
         def connected() -> bool:
             return request.transport is not None and not request.transport.is_closing()
@@ -370,7 +494,7 @@ def create_gateway_app(store: HistoryStore, lane: AnalystLane | None = None) -> 
             await lane.cancel(str(body["query_id"]))
         return web.json_response({"cancelled": True})
 
-    app = web.Application(client_max_size=256 * 1024 * 1024)
+    app = web.Application(client_max_size=256 * 1024 * 1024, middlewares=[check_secret])
     app.add_routes(
         [
             web.post("/analyst", analyst),

@@ -15,6 +15,10 @@ from marchwarden.history.store import HistoryStore
 log = logging.getLogger(__name__)
 
 MIGRATIONS_TABLE = "marchwarden_migrations"
+ACCESS_CONTROL_MARKER = "-- requires: access-control"
+# What ClickHouse answers when the migrating user may not manage access, or the users the
+# grants name do not exist (they are created from the environment, not by migrations).
+_ACCESS_REFUSALS = ("ACCESS_DENIED", "Not enough privileges", "UNKNOWN_USER", "UNKNOWN_ROLE")
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
 
@@ -23,6 +27,11 @@ class Migration:
     version: int
     name: str
     sql: str
+
+    @property
+    def requires_access_control(self) -> bool:
+        """Grants and roles: only a ClickHouse server has them (chDB has no users)."""
+        return self.sql.lstrip().startswith(ACCESS_CONTROL_MARKER)
 
     @property
     def checksum(self) -> str:
@@ -63,6 +72,30 @@ def applied_versions(store: HistoryStore) -> dict[int, str]:
     return {int(v): str(c) for v, c in rows}
 
 
+def _apply_grants(store: HistoryStore, migration: Migration) -> bool:
+    """Roles and grants; False (not recorded, retried next time) when the server refuses them.
+
+    Grants are the deployment's business: a server where this user may not manage access,
+    or where the users do not exist yet, keeps its tables and views; the warning says why.
+    """
+    try:
+        for statement in migration.statements():
+            store.command(statement)
+    except Exception as exc:
+        text = str(exc)
+        if not any(marker in text for marker in _ACCESS_REFUSALS):
+            raise
+        log.warning(
+            "migration %03d_%s (grants) not applied: %s; run `marchwarden migrate` as a "
+            "ClickHouse administrator once the users exist",
+            migration.version,
+            migration.name,
+            text.strip().splitlines()[0][:300],
+        )
+        return False
+    return True
+
+
 def migrate(store: HistoryStore, directory: Path | None = None) -> list[Migration]:
     """Apply every migration not yet recorded; returns the ones applied now."""
     store.command(
@@ -73,6 +106,12 @@ def migrate(store: HistoryStore, directory: Path | None = None) -> list[Migratio
     done = applied_versions(store)
     applied = []
     for migration in load_migrations(directory):
+        if migration.requires_access_control and not store.supports_access_control:
+            # Not recorded: the same history moved to a server gets its grants there.
+            log.debug(
+                "migration %03d_%s skipped: no access control", migration.version, migration.name
+            )
+            continue
         if migration.version in done:
             if done[migration.version] != migration.checksum:
                 log.warning(
@@ -83,8 +122,12 @@ def migrate(store: HistoryStore, directory: Path | None = None) -> list[Migratio
                     done[migration.version],
                 )
             continue
-        for statement in migration.statements():
-            store.command(statement)
+        if migration.requires_access_control:
+            if not _apply_grants(store, migration):
+                continue
+        else:
+            for statement in migration.statements():
+                store.command(statement)
         store.insert(
             MIGRATIONS_TABLE,
             [(migration.version, migration.name, migration.checksum, datetime.now(UTC))],

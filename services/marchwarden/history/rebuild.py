@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from marchwarden.contracts.alerts import AlertState
-from marchwarden.contracts.decoding import EVENT_ADAPTER
+from marchwarden.contracts.decoding import Rejection, decode_event, decode_model
 from marchwarden.contracts.events import Indicator
 from marchwarden.history.store import HistoryStore
 from marchwarden.picture.engine import PictureEngine
@@ -139,7 +139,9 @@ async def rebuild_engine(
         f"WHERE event_type = 'indicator' AND late = 0 {flt} GROUP BY indicator_id"
     )
     for (payload,) in indicators:
-        event = EVENT_ADAPTER.validate_json(payload)
+        # Through the upcasters: history keeps each event as it arrived (version 1 or 2).
+        raw = payload.encode()
+        event = decode_event(raw, max_bytes=len(raw))
         if isinstance(event, Indicator):
             state = apply_indicator(None, event)
             if state is not None:
@@ -162,7 +164,14 @@ async def _restore_alerts(
         "SELECT argMax(payload, version) FROM alerts FINAL "
         f"WHERE 1 {section_filter(sections)} GROUP BY alert_id"
     )
-    states = [AlertState.model_validate_json(payload) for (payload,) in rows]
+    states = []
+    for (payload,) in rows:
+        raw = payload.encode()
+        state = decode_model(raw, AlertState, max_bytes=len(raw))
+        if isinstance(state, Rejection):
+            log.error("an alert state in history is unreadable (%s); skipped", state.reason)
+            continue
+        states.append(state)
     for alert in sorted(states, key=lambda a: (a.updated_at, a.alert_id)):
         key = (alert.rule, alert.section_id)
         episode = int(alert.alert_id.rsplit(".", 1)[-1])
@@ -171,3 +180,10 @@ async def _restore_alerts(
         if alert.status != "resolved":
             engine.open_alerts[key] = alert
             engine.ledger.restore(alert.alert_id, alert.recommendation)
+    # Commands applied lately: a replay of one after a restart is refused as a duplicate.
+    _, applied = await store.aquery(
+        "SELECT command_id, toUnixTimestamp(max(recorded_at)) FROM alert_audit "
+        "WHERE command_id != '' AND recorded_at >= now() - INTERVAL 1 DAY "
+        f"{section_filter(sections)} GROUP BY command_id"
+    )
+    engine.applied_commands = {str(c): float(t) for c, t in applied}

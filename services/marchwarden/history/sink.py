@@ -21,6 +21,7 @@ from typing import Any
 
 from clickhouse_connect.driver.exceptions import OperationalError
 
+from marchwarden.access.tlp import shared_and_organisation_views
 from marchwarden.contracts.alerts import AlertState
 from marchwarden.contracts.deadletters import DeadLetter, bounded_dead_letter
 from marchwarden.history.isolation import (
@@ -43,6 +44,8 @@ class WriteAbandoned(RuntimeError):
 
 
 def alert_row(alert: AlertState, recorded_at: datetime) -> tuple[Any, ...]:
+    """The full state (internal), plus the copies analysts read through their views (TLP)."""
+    shared, by_organisation = shared_and_organisation_views(alert)
     return (
         alert.alert_id,
         alert.version,
@@ -54,6 +57,8 @@ def alert_row(alert: AlertState, recorded_at: datetime) -> tuple[Any, ...]:
         alert.updated_at,
         alert.model_dump_json(),
         recorded_at,
+        shared.model_dump_json(),
+        {org: view.model_dump_json() for org, view in by_organisation.items()},
     )
 
 

@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import clickhouse_connect
@@ -31,6 +32,14 @@ def redact_dsn(dsn: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", dsn)
 
 
+@dataclass(frozen=True)
+class GatewaySecrets:
+    """The two lanes of the history gateway: reads (readonly) and writes (inserts, DDL)."""
+
+    read: str
+    write: str
+
+
 class HistoryStore:
     """Owns one clickhouse-connect client; every call runs on one dedicated thread.
 
@@ -38,10 +47,18 @@ class HistoryStore:
     work to a single-thread executor and never waits on ClickHouse itself.
     """
 
-    def __init__(self, dsn: str, username: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        gateway: GatewaySecrets | None = None,
+    ) -> None:
         self.dsn = dsn
         self._username = username
         self._password = password
+        self._gateway = gateway
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._client: Any = None
 
@@ -49,12 +66,17 @@ class HistoryStore:
     def embedded(self) -> bool:
         return self.dsn.startswith("chdb:")
 
+    @property
+    def supports_access_control(self) -> bool:
+        """A ClickHouse server has users and grants; chDB (directly or via the gateway) not."""
+        return not (self.embedded or self.dsn.startswith("mwhistory://"))
+
     def _connect(self) -> Any:
         if self._client is None and self.dsn.startswith("mwhistory://"):
             from marchwarden.history.gateway import GatewayClient
 
             try:
-                self._client = GatewayClient(self.dsn)
+                self._client = GatewayClient(self.dsn, self._gateway)
             except Exception as exc:
                 raise HistoryUnavailable(
                     f"cannot reach the history gateway {self.dsn}: {exc}"

@@ -27,6 +27,9 @@ from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.partitioner import murmur2
 from mode import Service
 
+from marchwarden.access.identity import ORGANISATIONS
+from marchwarden.access.tlp import shared_and_organisation_views
+from marchwarden.brokerauth import kafka_client_options
 from marchwarden.contracts.deadletters import DeadLetter
 from marchwarden.history.rebuild import rebuild_engine
 from marchwarden.history.sink import HistorySink, WriteAbandoned
@@ -35,6 +38,7 @@ from marchwarden.picture.alignment import EventTimeAligner
 from marchwarden.picture.engine import Outputs, PictureEngine
 from marchwarden.settings import Settings
 from marchwarden.supervision import Supervisor
+from marchwarden.topics import organisation_alert_topic
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +142,10 @@ class PictureWorker(Service):
     async def on_start(self) -> None:
         s = self.settings
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=s.bootstrap_servers, linger_ms=5, acks="all"
+            bootstrap_servers=s.bootstrap_servers,
+            linger_ms=5,
+            acks="all",
+            **kafka_client_options(s),
         )
         await self.producer.start()
         self.consumer = AIOKafkaConsumer(
@@ -152,6 +159,7 @@ class PictureWorker(Service):
             fetch_max_wait_ms=s.ingest_poll_ms,
             max_partition_fetch_bytes=1024 * 1024,
             isolation_level="read_committed",
+            **kafka_client_options(s),
         )
         await self.consumer.start()
         self.consumer.subscribe(
@@ -335,11 +343,20 @@ class PictureWorker(Service):
         producer = self.producer
         assert producer is not None
         for alert in outputs.alerts:
-            await producer.send(
-                self.topics.alerts,
-                alert.model_dump_json().encode(),
-                key=alert.section_id.encode(),
-            )
+            # TLP: the shared topic carries what every organisation may see; each
+            # organisation's own topic carries its view (more where it originated a source);
+            # the internal one the full state, for the workers' alert board.
+            key = alert.section_id.encode()
+            await producer.send(self.topics.alerts_full, alert.model_dump_json().encode(), key=key)
+            shared, differing = shared_and_organisation_views(alert)
+            await producer.send(self.topics.alerts, shared.model_dump_json().encode(), key=key)
+            for organisation in ORGANISATIONS:
+                view = differing.get(organisation, shared)
+                await producer.send(
+                    organisation_alert_topic(self.settings, organisation),
+                    view.model_dump_json().encode(),
+                    key=key,
+                )
             log.info(
                 "alert %s %s at %s on %s",
                 alert.alert_id,

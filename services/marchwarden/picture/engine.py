@@ -76,6 +76,8 @@ ALERT_COLUMNS = (
     "updated_at",
     "payload",
     "recorded_at",
+    "shared_payload",
+    "org_payloads",
 )
 DEAD_LETTER_COLUMNS = (
     "topic",
@@ -99,6 +101,13 @@ RESOLVED_ALERTS_KEPT = 10_000
 BorderEvent = CrossingAttempt | TurnBack | Indicator
 PartitionKey = TypeVar("PartitionKey", bound=Hashable)
 _T = TypeVar("_T")
+# Applied command ids are remembered this long; the router refuses commands issued longer
+# ago than its clock skew, so an older replay never reaches the engine.
+COMMAND_IDS_KEPT_S = 86400.0
+
+
+class DuplicateCommand(ValueError):
+    """A command whose command_id was applied before (a replay)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +186,7 @@ class PictureEngine:
         self.indicators: dict[str, IndicatorState] = {}
         self.open_alerts: dict[tuple[str, str], AlertState] = {}
         self.alerts_by_id: dict[str, AlertState] = {}
+        self.applied_commands: dict[str, float] = {}
         self.episodes: dict[tuple[str, str], int] = {}
         self.below_since: dict[str, float] = {}
         self.last_above: dict[str, int] = {}
@@ -512,18 +522,20 @@ class PictureEngine:
             self._dead_letter(record, "unknown_alert", str(exc.args[0]), received)
         except lifecycle.InvalidTransition as exc:
             self._dead_letter(record, "invalid_transition", str(exc), received)
+        except DuplicateCommand as exc:
+            self._dead_letter(record, "duplicate_command", str(exc), received)
 
     def apply_command(self, command: OperatorCommand) -> AlertState:
         alert = self.alerts_by_id.get(command.alert_id)
         if alert is None:
             raise LookupError(f"no alert {command.alert_id!r} is known to this worker")
-        at = max(command.issued_at, alert.updated_at)
-        if command.command == "acknowledge":
-            new = lifecycle.acknowledge(alert, at, command.operator_id, command.note)
-        else:
-            new = lifecycle.resolve(alert, at, operator_id=command.operator_id, note=command.note)
+        if command.command_id in self.applied_commands:
+            raise DuplicateCommand(f"command {command.command_id!r} was applied before")
+        new = lifecycle.apply_command(alert, command)
+        if command.command == "resolve":
             # The rule stays quiet for this section until its condition clears once.
             self.latched.add((alert.rule, alert.section_id))
+        self.applied_commands[command.command_id] = self.wall_clock()
         self._publish(new)
         return new
 
@@ -679,6 +691,7 @@ class PictureEngine:
         if not triggering:
             if current is not None:
                 evidence = current.evidence.model_copy(update={"indicator_ids": []})
+                # The sources stay: they mark who may read the resolved alert's history.
                 self._publish(lifecycle.resolve(current, self._ended_at(current, now), evidence))
             return
         level: Level = max((effective_level(i) for i in triggering), key=LEVEL_RANK.__getitem__)
@@ -687,9 +700,11 @@ class PictureEngine:
         cause_at = min(now, max(i.updated_at for i in triggering)).astimezone(UTC)
         # The plan covers the arteries of every section the indicators name.
         covered = sorted({s for i in triggering for s in i.sections if s in self.country})
+        ordered = sorted(triggering, key=lambda i: i.indicator_id)
         evidence = AlertEvidence(
-            indicator_ids=sorted(i.indicator_id for i in triggering),
-            event_ids=[i.event_id for i in sorted(triggering, key=lambda i: i.indicator_id)],
+            indicator_ids=[i.indicator_id for i in ordered],
+            event_ids=[i.event_id for i in ordered],
+            sources=[i.source_ref() for i in ordered],
         )
         if current is None:
             episode = self.episodes.get(key, 0) + 1
@@ -768,6 +783,8 @@ class PictureEngine:
                 oldest_id = id_minute if oldest_id is None else min(oldest_id, id_minute)
         if oldest_id is not None:
             self.seen = {k: m for k, m in self.seen.items() if m >= oldest_id}
+        horizon = self.wall_clock() - COMMAND_IDS_KEPT_S
+        self.applied_commands = {c: t for c, t in self.applied_commands.items() if t >= horizon}
 
     def prune_if_large(self, limit: int = 50_000) -> bool:
         """Prune when a backlog has grown the state, not only on the timer (bounded memory)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from marchwarden.contracts.common import LEVEL_RANK, LEVELS, Level
+from marchwarden.contracts.alerts import SourceRef
+from marchwarden.contracts.common import LEVEL_RANK, LEVELS, Level, Tlp
 from marchwarden.contracts.events import Indicator
 
 
@@ -23,6 +24,21 @@ class IndicatorState:
     valid_until: datetime | None
     updated_at: datetime
     event_id: str
+    # Who may see it: its TLP marking, the reporting organisation, and for AMBER the others.
+    tlp: Tlp = "red"
+    originator: str = ""
+    share_with: tuple[str, ...] = ()
+
+    def source_ref(self) -> SourceRef:
+        return SourceRef(
+            indicator_id=self.indicator_id,
+            event_id=self.event_id,
+            category=self.category,
+            level=self.level,
+            tlp=self.tlp,
+            originator=self.originator,
+            share_with=list(self.share_with),
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -36,6 +52,9 @@ class IndicatorState:
             "valid_until": self.valid_until.isoformat() if self.valid_until else None,
             "updated_at": self.updated_at.isoformat(),
             "event_id": self.event_id,
+            "tlp": self.tlp,
+            "originator": self.originator,
+            "share_with": list(self.share_with),
         }
 
 
@@ -54,6 +73,9 @@ def apply_indicator(current: IndicatorState | None, event: Indicator) -> Indicat
         valid_until=event.valid_until,
         updated_at=event.occurred_at,
         event_id=event.event_id,
+        tlp=event.tlp,
+        originator=event.reporter,
+        share_with=tuple(event.share_with),
     )
 
 
@@ -69,6 +91,17 @@ def effective_level(indicator: IndicatorState) -> Level:
     return LEVELS[max(0, rank)]
 
 
+def describe_indicator(indicator_id: str, category: str, level: str, confidence: float) -> str:
+    """The threat-level reason one lit indicator gives (also used to withhold it by TLP)."""
+    return f"indicator {indicator_id} ({category}) lit at {level}, confidence {confidence:.2f}"
+
+
+def indicator_reason(indicator: IndicatorState) -> str:
+    return describe_indicator(
+        indicator.indicator_id, indicator.category, indicator.level, indicator.confidence
+    )
+
+
 def threat_level(
     lit: list[IndicatorState], surge_level: Level | None, surge_reason: str | None
 ) -> tuple[Level, list[str]]:
@@ -81,10 +114,7 @@ def threat_level(
     reasons: list[str] = []
     for ind in sorted(lit, key=lambda i: (-LEVEL_RANK[i.level], i.indicator_id)):
         level_rank = max(level_rank, LEVEL_RANK[effective_level(ind)])
-        reasons.append(
-            f"indicator {ind.indicator_id} ({ind.category}) lit at {ind.level}, "
-            f"confidence {ind.confidence:.2f}"
-        )
+        reasons.append(indicator_reason(ind))
     if surge_level is not None:
         level_rank = max(level_rank, LEVEL_RANK[surge_level])
         reasons.append(surge_reason or f"surge at {surge_level}")

@@ -1,15 +1,40 @@
-"""HTTP views of the live picture: health, the situational picture, open alerts, admin."""
+"""HTTP views of the live picture: health, the picture and alerts (TLP-filtered), admin, tokens.
+
+The access middleware (access/web.py) has already checked the caller and their role; these
+views apply what depends on the data: the reader's organisation for TLP. Commands are the
+watch floor's (screen/commands.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
+
+from marchwarden.access.tlp import redact_alert
+from marchwarden.access.tokens import TokenError, create_token, revoke_tokens
+from marchwarden.access.web import principal_of
+from marchwarden.picture.redaction import redact_picture
 
 EQUIPMENT_TYPES = ("dragons_teeth", "hedgehogs", "spanish_riders", "roadblocks")
 
 if TYPE_CHECKING:
     from marchwarden.worker import WorkerContext
+
+
+def error(view: View, status: int, message: str, **extra: Any) -> Response:
+    return view.json({"error": message, **extra}, status=status)
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object ({} for an empty body); ValueError if it is not one."""
+    if not request.body_exists:
+        return {}
+    body = await request.json()
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
 
 
 def register_picture_views(ctx: WorkerContext) -> None:
@@ -25,17 +50,20 @@ def register_picture_views(ctx: WorkerContext) -> None:
     @app.page("/picture")
     class Picture(View):
         async def get(self, request: Request) -> Response:
+            principal = principal_of(request)  # type: ignore[arg-type]
             wanted = request.query.get("section")
             sections = [wanted] if wanted else None
             if wanted and wanted not in ctx.engine.owned:
                 return self.json({"error": f"section {wanted!r} is not owned here"}, status=404)
-            return self.json(ctx.engine.picture(sections))
+            return self.json(redact_picture(ctx.engine.picture(sections), principal.organisation))
 
     @app.page("/alerts")
     class Alerts(View):
         async def get(self, request: Request) -> Response:
+            principal = principal_of(request)  # type: ignore[arg-type]
             alerts = sorted(ctx.engine.open_alerts.values(), key=lambda a: a.alert_id)
-            return self.json({"open": [a.model_dump(mode="json") for a in alerts]})
+            shown = [redact_alert(a, principal.organisation) for a in alerts]
+            return self.json({"open": [a.model_dump(mode="json") for a in shown]})
 
     @app.page("/parks")
     class Parks(View):
@@ -70,3 +98,36 @@ def register_picture_views(ctx: WorkerContext) -> None:
         async def post(self, request: Request) -> Response:
             result: dict[str, Any] = await ctx.verify()
             return self.json(result, status=200)
+
+    @app.page("/admin/tokens")
+    class Tokens(View):
+        async def get(self, request: Request) -> Response:
+            records = ctx.access.tokens.records()
+            return self.json({"tokens": [r.public() for r in records]})
+
+        async def post(self, request: Request) -> Response:
+            """A new token, returned once in the answer; only its hash is kept."""
+            try:
+                body = await json_body(request)
+                token, record = await asyncio.to_thread(
+                    create_token,
+                    ctx.settings.tokens_path,
+                    str(body.get("role", "")),
+                    str(body.get("organisation", "")),
+                    str(body.get("name", "")),
+                )
+            except (TokenError, ValueError) as exc:
+                return error(self, 400, str(exc))
+            ctx.access.tokens.reload(force=True)
+            return self.json({"token": token, **record.public()}, status=201)
+
+    @app.page("/admin/tokens/{token_id}")
+    class Token(View):
+        async def delete(self, request: Request, token_id: str) -> Response:
+            removed = await asyncio.to_thread(
+                revoke_tokens, ctx.settings.tokens_path, token_id=token_id
+            )
+            ctx.access.tokens.reload(force=True)
+            if not removed:
+                return error(self, 404, f"no token {token_id} in {ctx.settings.tokens_path.name}")
+            return self.json({"revoked": token_id})

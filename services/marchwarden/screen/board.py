@@ -1,4 +1,7 @@
-"""The alert board: every alert state on ops.alerts folded into the open alerts, at a position.
+"""The alert board: every alert state folded into the open alerts, at a position.
+
+It reads the workers' internal topic of full alert states (TLP not applied), so that each
+viewer's stream can show them what their organisation may see (screen/visibility.py).
 
 One consumer per worker process (no group: every partition assigned, read from the
 beginning) keeps the latest state of each open alert and the position it has read up to.
@@ -16,6 +19,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from mode import Service
 
+from marchwarden.brokerauth import kafka_client_options
 from marchwarden.contracts.alerts import AlertState
 from marchwarden.contracts.decoding import Rejection, decode_model
 from marchwarden.screen.positions import Positions
@@ -58,14 +62,16 @@ async def start_alert_reader(settings: Settings, client_id: str) -> AIOKafkaCons
         auto_offset_reset="earliest",
         client_id=client_id,
         fetch_max_wait_ms=200,
+        **kafka_client_options(settings),
     )
     await consumer.start()
     try:
         await consumer.topics()  # loads the cluster metadata, with the topic's partitions
-        partitions = consumer.partitions_for_topic(settings.topics.alerts)
+        topic = settings.topics.alerts_full
+        partitions = consumer.partitions_for_topic(topic)
         if not partitions:
-            raise LookupError(f"topic {settings.topics.alerts!r} does not exist")
-        consumer.assign([TopicPartition(settings.topics.alerts, p) for p in sorted(partitions)])
+            raise LookupError(f"topic {topic!r} does not exist")
+        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
     except BaseException:
         await consumer.stop()
         raise
@@ -78,7 +84,7 @@ class AlertBoard(Service):
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
-        self.topic = settings.topics.alerts
+        self.topic = settings.topics.alerts_full
         self.open_alerts: dict[str, AlertState] = {}
         self.positions: Positions = {}
         self.ready = asyncio.Event()

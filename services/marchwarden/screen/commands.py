@@ -1,8 +1,11 @@
 """POST /alerts/{alert_id}/{command}: operator commands over HTTP, sent to ops.commands.
 
-The command is checked against the alert's current state on the board first, so the page
-and scripts get an immediate 404 or 409 instead of a dead letter; the worker owning the
-section applies it, and the new alert state arrives on ops.alerts and the stream.
+The operator is the token's (never the body's), and must be of an organisation covering the
+alert's section (403 otherwise). The command is checked against the alert's current state on
+the board first, so the page and scripts get an immediate 404 or 409 instead of a dead
+letter; it then takes the path every command takes (the router checks its time and its
+operator again), the worker owning the section applies it, and the new alert state arrives
+on the alert topics and the stream.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from marchwarden.contracts.commands import OperatorCommand
 from marchwarden.contracts.decoding import describe_validation_error
 from marchwarden.screen.board import AlertBoard
 from marchwarden.screen.bodies import BodyError, read_json
-from marchwarden.screen.visibility import alert_view, viewer_of
+from marchwarden.screen.visibility import alert_view, command_refusal, viewer_of
 from marchwarden.settings import Settings
 
-COMMANDS = ("acknowledge", "resolve")
+COMMANDS = ("acknowledge", "resolve", "annotate")
 MAX_COMMAND_BODY = 8 * 1024
 
 
@@ -34,7 +37,7 @@ def transition_error(alert: AlertState, command: str, at: datetime) -> str | Non
     try:
         if command == "acknowledge":
             lifecycle.acknowledge(alert, at, "check", "")
-        else:
+        elif command == "resolve":
             lifecycle.resolve(alert, at)
     except lifecycle.InvalidTransition as exc:
         return str(exc)
@@ -60,8 +63,10 @@ class CommandDesk:
         viewer = viewer_of(request)
         if command not in COMMANDS:
             return _error(404, f"no command {command!r}; one of {', '.join(COMMANDS)}")
-        if not viewer.has("operator"):
-            return _error(403, "the operator role is required")
+        section = lifecycle.section_of_alert_id(alert_id)
+        refusal = command_refusal(viewer, section or "")
+        if refusal is not None:
+            return _error(403, refusal)
         try:
             body = await read_json(request, MAX_COMMAND_BODY, empty={})
         except BodyError as exc:
@@ -78,12 +83,13 @@ class CommandDesk:
         try:
             order = OperatorCommand(
                 command_id=str(uuid.uuid4()),
-                schema_version=1,
+                schema_version=2,
                 command=command,
                 alert_id=alert_id,
                 operator_id=viewer.subject,
                 note=body.get("note", ""),
                 issued_at=now,
+                organisation=viewer.organisation,
             )
         except ValidationError as exc:
             return _error(400, describe_validation_error(exc))

@@ -2,7 +2,9 @@
 
 Written by hand next to the routes, because Faust views carry no schema; a test compares
 it with every route the worker registers, so an endpoint cannot be added undocumented.
-Each operation lists the roles that may call it (`x-roles`) and its error answers.
+Each operation lists the roles that may call it (`x-roles`, the same as the access policy,
+access/policy.py, which a test checks) and its error answers; `x-public` marks the few that
+need no token.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from marchwarden.contracts.events import BorderEvent
 
 REF = "#/components/schemas/{model}"
 ALL_ROLES = ["operator", "analyst", "admin", "reporter"]
-WATCHERS = ["operator", "analyst", "admin"]
+OPERATORS = ["operator"]
 
 ERRORS = {
     400: "The request is malformed; `error` says how",
+    401: "No token, or a bad or revoked one (sign in: a bearer token, or POST /session)",
     403: "The caller lacks the role, or the organisation, this needs",
     404: "No such resource",
     409: "The command does not apply to the alert's current status",
@@ -44,9 +47,15 @@ def _op(
     **extra: Any,
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": ok or _json({"type": "object"})}
-    for code in errors:
+    for code in (401, *errors):
         responses[str(code)] = _json("Error", ERRORS[code])
     return {"summary": summary, "x-roles": roles, "responses": responses, **extra}
+
+
+def _public(operation: dict[str, Any]) -> dict[str, Any]:
+    """An operation open to anyone (no token): the page, its assets, health, this document."""
+    operation["responses"].pop("401", None)
+    return {**operation, "x-public": True, "security": []}
 
 
 def _body(schema: dict[str, Any] | str, required: bool = True) -> dict[str, Any]:
@@ -131,35 +140,43 @@ def _paths() -> dict[str, Any]:
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
     return {
-        "/": {"get": _op("The watch floor page: map, alert board, section panel", WATCHERS, html)},
-        "/static/{path}": {
-            "get": _op(
-                "The page's scripts, styles and vendored Leaflet 1.9.4",
-                WATCHERS,
-                {"description": "a static file"},
-                (404,),
-                parameters=[_path_param("path")],
+        "/": {
+            "get": _public(
+                _op("The watch floor page: map, alert board, section panel", ALL_ROLES, html)
             )
         },
-        "/openapi.json": {"get": _op("This document", ALL_ROLES)},
+        "/static/{path}": {
+            "get": _public(
+                _op(
+                    "The page's scripts, styles and vendored Leaflet 1.9.4",
+                    ALL_ROLES,
+                    {"description": "a static file"},
+                    (404,),
+                    parameters=[_path_param("path")],
+                )
+            )
+        },
+        "/openapi.json": {"get": _public(_op("This document", ALL_ROLES))},
         "/reference.geojson": {
             "get": _op(
                 "Border sections, parks and arteries as a GeoJSON FeatureCollection",
-                WATCHERS,
+                ALL_ROLES,
                 _json({"type": "object"}, "application/geo+json"),
             )
         },
         "/health": {
-            "get": _op(
-                "200 once the worker owns its partitions and has rebuilt its state; counters",
-                ALL_ROLES,
-                errors=(503,),
+            "get": _public(
+                _op(
+                    "200 once the worker owns its partitions and has rebuilt its state; counters",
+                    ALL_ROLES,
+                    errors=(503,),
+                )
             )
         },
         "/picture": {
             "get": _op(
-                "The live picture per section: counts, baseline, surge ratio, indicators, threat level, open alerts",
-                WATCHERS,
+                "The live picture per section: counts, baseline, surge ratio, indicators, threat level, open alerts (TLP-filtered for the caller's organisation)",
+                OPERATORS,
                 errors=(404,),
                 parameters=[
                     {
@@ -172,12 +189,16 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/alerts": {
-            "get": _op("Open alerts owned by this worker, full state", WATCHERS, _json(alert_list))
+            "get": _op(
+                "Open alerts owned by this worker (TLP-filtered for the caller's organisation)",
+                OPERATORS,
+                _json(alert_list),
+            )
         },
         "/alerts/stream": {
             "get": _op(
-                "Server-Sent Events: a snapshot of the open alerts, then every alert state change; resumable with Last-Event-ID (or ?last_event_id=)",
-                WATCHERS,
+                "Server-Sent Events: a snapshot of the open alerts, then every alert state change (TLP-filtered for the caller's organisation); resumable with Last-Event-ID (or ?last_event_id=)",
+                OPERATORS,
                 sse,
                 (403, 503),
                 parameters=[
@@ -198,7 +219,7 @@ def _paths() -> dict[str, Any]:
         },
         "/alerts/{alert_id}/{command}": {
             "post": _op(
-                "Acknowledge or resolve an open alert; the new state follows on ops.alerts and the stream",
+                "Acknowledge, resolve or annotate an open alert as the token's operator, of an organisation covering its section; the new state follows on the alert topics and the stream",
                 ["operator"],
                 _json(
                     {
@@ -215,7 +236,10 @@ def _paths() -> dict[str, Any]:
                     _path_param("alert_id"),
                     {
                         **_path_param("command"),
-                        "schema": {"type": "string", "enum": ["acknowledge", "resolve"]},
+                        "schema": {
+                            "type": "string",
+                            "enum": ["acknowledge", "resolve", "annotate"],
+                        },
                     },
                 ],
                 **_body(
@@ -240,12 +264,12 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/parks": {
-            "get": _op("Counter-mobility stock per park and what open alerts hold", WATCHERS)
+            "get": _op("Counter-mobility stock per park and what open alerts hold", OPERATORS)
         },
         "/history/sql": {
             "post": _op(
-                "Read-only SQL over the history (ClickHouse readonly=1)",
-                ["analyst", "admin"],
+                "One SELECT by allow-list over the caller's organisation's analyst views, read-only, under the analysts' ceilings",
+                ["analyst"],
                 _json(rows),
                 (400, 403),
                 **_body(sql_body),
@@ -253,8 +277,8 @@ def _paths() -> dict[str, Any]:
         },
         "/history/report": {
             "post": _op(
-                "A canned report (totals, yoy, alerts) over the history",
-                ["analyst", "admin"],
+                "A canned report (totals, yoy, alerts) over the caller's organisation's analyst views",
+                ["analyst"],
                 _json(rows),
                 (400,),
                 **_body({"type": "object"}),
@@ -264,6 +288,35 @@ def _paths() -> dict[str, Any]:
         "/admin/replay": {"post": _op("Rebuild the live state from history", ["admin"])},
         "/admin/verify": {
             "post": _op("Compare the live counters with a recomputation from history", ["admin"])
+        },
+        "/admin/tokens": {
+            "get": _op(
+                "The tokens accepted (names, roles, organisations, ids; never hashes)", ["admin"]
+            ),
+            "post": _op(
+                "Create a token; the answer holds it, once (only its hash is kept)",
+                ["admin"],
+                errors=(400,),
+                **_body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "role": {"type": "string"},
+                            "organisation": {"type": "string"},
+                            "name": {"type": "string"},
+                        },
+                        "required": ["role", "organisation", "name"],
+                    }
+                ),
+            ),
+        },
+        "/admin/tokens/{token_id}": {
+            "delete": _op(
+                "Revoke a token (and its sessions)",
+                ["admin"],
+                errors=(404,),
+                parameters=[_path_param("token_id")],
+            )
         },
     }
 
@@ -278,8 +331,19 @@ def openapi_document(version: str) -> dict[str, Any]:
         "info": {
             "title": "Marchwarden worker HTTP API",
             "version": version,
-            "description": 'Roles per operation are in `x-roles`. Errors answer {"error": "…"}.',
+            "description": (
+                "Roles per operation are in `x-roles`; every operation but those marked "
+                "`x-public` needs a token (bearer, or the session cookie from POST /session, "
+                'which the access layer serves). Errors answer {"error": "…"}.'
+            ),
         },
         "paths": _paths(),
-        "components": {"schemas": _schemas()},
+        "security": [{"bearer": []}, {"session": []}],
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "mw_session"},
+            },
+        },
     }

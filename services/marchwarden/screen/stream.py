@@ -69,7 +69,9 @@ class AlertStreams:
     def __init__(self, settings: Settings, board: AlertBoard) -> None:
         self.settings = settings
         self.board = board
-        self.topic = settings.topics.alerts
+        # The full states (the board reads the same topic); each viewer's view is applied
+        # to every state sent, so the event ids are positions of this topic.
+        self.topic = settings.topics.alerts_full
         self.open = 0
         self.closing = asyncio.Event()
 
@@ -80,11 +82,11 @@ class AlertStreams:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         viewer = viewer_of(request)
         if not may_watch(viewer):
-            return _error(403, "the operator, analyst or admin role is required")
+            return _error(403, "the alert stream needs role operator")
         if self.open >= self.settings.stream_max_clients:
             return _error(503, f"{self.open} streams are open, the most this worker serves")
         if not await self.board.wait_ready(BOARD_WAIT_S):
-            return _error(503, "the alert board is still reading ops.alerts; retry shortly")
+            return _error(503, "the alert board is still reading the alerts; retry shortly")
         requested = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
         try:
             consumer = await start_alert_reader(self.settings, f"{self.settings.app_id}-sse")

@@ -528,7 +528,10 @@ class _Materialiser:
             event["confidence"] = float(update.confidence)
             if update.valid_for is not None:
                 event["valid_until"] = (occurred + update.valid_for).isoformat()
+            event["schema_version"] = 2
             event["tlp"] = update.tlp
+            if update.tlp == "amber" and update.share_with:
+                event["share_with"] = list(update.share_with)
             event["extra_section_ids"] = list(ep.extra_section_ids)
         return event
 

@@ -13,6 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from marchwarden.brokerauth import kafka_client_options
 from marchwarden.settings import Settings
 from marchwarden.topics import BrokerUnavailable, ensure_topics
 
@@ -100,6 +101,7 @@ async def produce(
         linger_ms=10,
         max_batch_size=MAX_BATCH_BYTES,
         request_timeout_ms=int(timeout_s * 1000),
+        **kafka_client_options(settings),
     )
     try:
         await asyncio.wait_for(producer.start(), timeout_s)

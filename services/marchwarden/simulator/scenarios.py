@@ -159,6 +159,9 @@ class IndicatorUpdate:
     confidence: float
     tlp: Literal["clear", "green", "amber", "red"] = "amber"
     valid_for: timedelta | None = None
+    # For TLP:AMBER, who besides the reporting agency may see it: national intelligence
+    # shares its AMBER reports with the regional coordination centre.
+    share_with: tuple[str, ...] = ("EU-RCC",)
 
 
 @dataclass(frozen=True, slots=True)
