@@ -16,7 +16,7 @@ from typing import Any
 from marchwarden.embedded.tansu import (
     EmbeddedBrokerError,
     TansuBroker,
-    die_with_parent,
+    die_with_parent_in_own_session,
     free_port,
     port_in_use,
 )
@@ -97,7 +97,7 @@ class EmbeddedHistory:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
+            preexec_fn=die_with_parent_in_own_session,
         )
         log_file.close()
 
