@@ -8,6 +8,8 @@ import shutil
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import asdict
@@ -73,8 +75,6 @@ class Analysts:
             thread.join(self.give_up_s + 5)
 
     def _loop(self) -> None:
-        import urllib.request
-
         while not self._stopping.is_set():
             started = time.monotonic()
             request = urllib.request.Request(
@@ -98,12 +98,36 @@ class Analysts:
             self.seconds.append(time.monotonic() - started)
 
 
-def analyst_run(rate: int, seconds: float, concurrent: int, give_up_s: float) -> dict[str, Any]:
-    """A fresh broker and worker: the load alone, then the same load with heavy queries."""
+def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One phase's figures from its interleaved slices."""
+    latencies = [v for p in parts for v in p["latencies_ms"]]
+    return {
+        "offered_per_s": sum(p["offered_per_s"] for p in parts) / len(parts),
+        "indicators": sum(p["indicators"] for p in parts),
+        "matched": sum(p["matched"] for p in parts),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p90_ms": round(percentile(latencies, 90), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+        "max_ms": round(max(latencies), 1) if latencies else float("nan"),
+        "latencies_ms": latencies,
+    }
+
+
+def analyst_run(
+    rate: int, seconds: float, concurrent: int, give_up_s: float, slices: int = 3
+) -> dict[str, Any]:
+    """A fresh broker and worker: the load alone and with heavy queries, interleaved.
+
+    The phases alternate in `slices` slices each (quiet, heavy, quiet, heavy, ...), so a
+    change in the machine's other load during the run falls on both alike.
+    """
     data_dir = Path(tempfile.mkdtemp(prefix="mw-bench-analyst-"))
     proc = None
     tag = uuid.uuid4().hex[:6]
     out: dict[str, Any] = {"rate": rate, "seconds": seconds, "concurrent": concurrent}
+    phases: dict[str, list[dict[str, Any]]] = {"quiet": [], "heavy": []}
+    outcomes: Counter[str] = Counter()
+    query_seconds: list[float] = []
     try:
         with tansu() as (port, _):
             web_port = free_port()
@@ -114,18 +138,23 @@ def analyst_run(rate: int, seconds: float, concurrent: int, give_up_s: float) ->
             )
             wait_healthy(web_port, proc, timeout=120)
             time.sleep(1.0)
-            out["quiet"] = asyncio.run(_offer(port, rate, seconds, tag + "q"))
-            with Analysts(web_port, concurrent, give_up_s) as analysts:
-                time.sleep(2.0)  # the queries are running before the measured load starts
-                out["heavy"] = asyncio.run(_offer(port, rate, seconds, tag + "h"))
-                status, health = get_json(f"http://127.0.0.1:{web_port}/health", 5.0)
-            out["health_during_heavy"] = {"status": status, "body": health}
-            out["queries"] = dict(analysts.outcomes)
-            out["query_seconds_p50"] = round(percentile(analysts.seconds, 50), 1)
+            part = seconds / slices
+            for i in range(slices):
+                phases["quiet"].append(asyncio.run(_offer(port, rate, part, f"{tag}q{i}")))
+                with Analysts(web_port, concurrent, part + 5) as analysts:
+                    time.sleep(2.0)  # the queries are running before the measured load starts
+                    phases["heavy"].append(asyncio.run(_offer(port, rate, part, f"{tag}h{i}")))
+                    status, health = get_json(f"http://127.0.0.1:{web_port}/health", 5.0)
+                outcomes.update(analysts.outcomes)
+                query_seconds += analysts.seconds
+                out["health_during_heavy"] = {"status": status, "body": health}
             stop(proc)
     finally:
         stop(proc)
         shutil.rmtree(data_dir, ignore_errors=True)
+    out["quiet"], out["heavy"] = _merge(phases["quiet"]), _merge(phases["heavy"])
+    out["queries"] = dict(outcomes)
+    out["query_seconds_p50"] = round(percentile(query_seconds, 50), 1)
     quiet, heavy = out["quiet"], out["heavy"]
     for q in ("p50_ms", "p99_ms"):
         out[f"ratio_{q.removesuffix('_ms')}"] = (

@@ -61,8 +61,10 @@ METHOD = {
         "the latency load at 1,000 events/s with indicator pairs every 0.5 s, as above. Phase "
         "heavy: two analysts keep `SELECT count() FROM numbers(2e10) WHERE sipHash64(number) "
         "% 7 = 1` (the query of issue 9) running through `POST /history/sql` on the worker, "
-        "each giving up (closing its connection) after the phase, and the same load is offered "
-        "again. Latency as for latency; the figure is heavy / quiet for the pooled p50 and p99."
+        "each giving up (closing its connection) after its slice, and the same load is offered "
+        "again. The phases alternate in three slices each (quiet, heavy, quiet, heavy, ...) so "
+        "that the machine's other load falls on both alike. Latency as for latency; the "
+        "figure is heavy / quiet for the pooled p50 and p99."
     ),
     "startup": (
         "`python -m marchwarden.cli up --port P --data-dir TMP` with MARCHWARDEN_TANSU_PORT set "

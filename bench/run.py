@@ -87,9 +87,9 @@ def run_workload(name: str, runs: int, quick: bool, profile: bool) -> dict[str, 
         from bench import analyst
 
         rate = 1000
-        seconds = 10.0 if quick else 20.0
-        params = {"rate": rate, "seconds_per_phase": seconds, "heavy_queries": 2}
-        raw = _repeat(name, runs, lambda: analyst.analyst_run(rate, seconds, 2, seconds + 30))
+        seconds = 12.0 if quick else 30.0
+        params = {"rate": rate, "seconds_per_phase": seconds, "slices": 3, "heavy_queries": 2}
+        raw = _repeat(name, runs, lambda: analyst.analyst_run(rate, seconds, 2, seconds))
         summary = {}
         for phase in ("quiet", "heavy"):
             pooled = [v for r in raw for v in r[phase]["latencies_ms"]]

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from marchwarden.embedded.tansu import (
     EmbeddedBrokerError,
     TansuBroker,
-    die_with_parent,
+    die_with_parent_in_own_session,
     free_port,
     port_in_use,
 )
@@ -109,7 +109,7 @@ class EmbeddedHistory:
                 "MARCHWARDEN_HISTORY_READ_SECRET": self.read_secret,
                 "MARCHWARDEN_HISTORY_WRITE_SECRET": self.write_secret,
             },
-            preexec_fn=die_with_parent,
+            preexec_fn=die_with_parent_in_own_session,
         )
         log_file.close()
 

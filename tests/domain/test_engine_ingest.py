@@ -260,3 +260,28 @@ def test_lateness_is_judged_per_stream(harness) -> None:
     assert harness.engine.late == 0
     harness.send(event_doc("turn_back", SECTION, T0 - 56 * HOUR))  # 26 h behind its stream
     assert harness.engine.late == 1
+
+
+def test_a_record_the_engine_fails_on_is_dead_lettered_and_the_batch_goes_on(
+    harness, monkeypatch
+) -> None:
+    def broken(event) -> None:
+        raise RuntimeError("a bug in the indicator path")
+
+    monkeypatch.setattr(harness.engine, "_apply_indicator", broken)
+    good = attempt(T0 + MIN)
+    harness.send(event_doc("indicator", SECTION, T0), good)
+    out = harness.engine.drain()
+    (letter,) = out.dead_letters
+    assert letter.kind == "unprocessable" and "a bug in the indicator path" in letter.reason
+    assert [row[0] for row in out.events] == [good["event_id"]]
+
+
+def test_a_command_the_engine_fails_on_is_dead_lettered(harness, monkeypatch) -> None:
+    def broken(command) -> None:
+        raise RuntimeError("a bug in the command path")
+
+    monkeypatch.setattr(harness.engine, "apply_command", broken)
+    harness.command("surge.LV-BY-02.1")
+    (letter,) = harness.engine.drain().dead_letters
+    assert letter.kind == "unprocessable" and "a bug in the command path" in letter.reason

@@ -204,13 +204,29 @@ async def send_acked(
             await asyncio.wait_for(producer.stop(), 5)
 
 
-async def forgotten(bootstrap: str, offsets: dict[tuple[str, int], int]) -> int:
-    """How many acknowledged offsets the broker no longer has (a memory-only broker's restart)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+async def forgotten(bootstrap: str, ledger: AckLedger, timeout: float = 30.0) -> set[str]:
+    """The acknowledged events the broker's log no longer holds (read back from it).
+
+    The log is read, not its offsets asked for: tansu's ListOffsets answer is not the log end.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
     await consumer.start()
+    present: set[str] = set()
     try:
-        parts = [TopicPartition(t, p) for t, p in offsets]
-        ends = await consumer.end_offsets(parts)
+        parts = [TopicPartition(t, p) for t, p in ledger.offsets]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while time.monotonic() < deadline and quiet < 5 and not ledger.acked <= present:
+            batch = await consumer.getmany(timeout_ms=200)
+            quiet = 0 if batch else quiet + 1
+            for messages in batch.values():
+                for message in messages:
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
+                        present.add(json.loads(message.value)["event_id"])
     finally:
         await consumer.stop()
-    return sum(max(0, offsets[(tp.topic, tp.partition)] + 1 - ends.get(tp, 0)) for tp in parts)
+    return ledger.acked - present

@@ -92,7 +92,7 @@ def register_history_views(ctx: WorkerContext) -> None:
             try:
                 answer = await run(request, sql, body.get("parameters"), body.get("limits"))
             except asyncio.CancelledError:
-                return self.json({"error": "cancelled: the caller gave up"}, status=499)
+                return self.json({"error": "cancelled: the caller gave up"}, status=408)
             except Exception as exc:
                 return failure(self, exc)
             return self.json(answer)
@@ -108,7 +108,7 @@ def register_history_views(ctx: WorkerContext) -> None:
             try:
                 answer = await run(request, report.sql, report.parameters, body.get("limits"))
             except asyncio.CancelledError:
-                return self.json({"error": "cancelled: the caller gave up"}, status=499)
+                return self.json({"error": "cancelled: the caller gave up"}, status=408)
             except Exception as exc:
                 return failure(self, exc)
             return self.json({"title": report.title, **answer})

@@ -64,13 +64,28 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
     return False
 
 
-def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    # If the parent is killed (even with SIGKILL) the kernel sends the broker SIGTERM,
+def _exit_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    # If the parent is killed (even with SIGKILL) the kernel sends the child SIGTERM,
     # so an embedded broker never outlives the command that started it.
-    # Not on Linux (no libc.so.6 or no prctl): the broker is then only stopped explicitly.
+    # Not on Linux (no libc.so.6 or no prctl): the child is then only stopped explicitly.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    _exit_with_parent()
     os.setpgrp()
+
+
+def die_with_parent_in_own_session() -> None:  # pragma: no cover - runs in the child
+    """die_with_parent, in a session of its own.
+
+    Linux's autogroup scheduling shares the CPU between sessions first: in its own session,
+    the history process's analyst queries (at the lowest priority) spend that session's
+    share, never the worker's, so the worker is not made to wait behind other sessions.
+    """
+    _exit_with_parent()
+    os.setsid()
 
 
 class TansuBroker:

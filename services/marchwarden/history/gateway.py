@@ -478,7 +478,7 @@ def create_gateway_app(
         try:
             columns, rows = await while_connected(connected, work)
         except asyncio.CancelledError:
-            return web.json_response({"error": "cancelled", "kind": "query"}, status=499)
+            return web.json_response({"error": "cancelled", "kind": "query"}, status=408)
         except Exception as exc:
             for kind, name, status in LANE_ERRORS:
                 if isinstance(exc, kind):

@@ -524,6 +524,10 @@ class PictureEngine:
             self._dead_letter(record, "invalid_transition", str(exc), received)
         except DuplicateCommand as exc:
             self._dead_letter(record, "duplicate_command", str(exc), received)
+        except Exception as exc:
+            # A fault of this code, not of the command: kept, and the worker goes on.
+            log.exception("command %s[%d]@%d failed", record.topic, record.partition, record.offset)
+            self._dead_letter(record, "unprocessable", f"{type(exc).__name__}: {exc}", received)
 
     def apply_command(self, command: OperatorCommand) -> AlertState:
         alert = self.alerts_by_id.get(command.alert_id)
