@@ -88,6 +88,7 @@ class AlertBoard(Service):
         self.open_alerts: dict[str, AlertState] = {}
         self.positions: Positions = {}
         self.ready = asyncio.Event()
+        self._advanced = asyncio.Condition()  # notified after each batch read
         self.consumer: AIOKafkaConsumer | None = None
         self._target: Positions = {}
 
@@ -111,6 +112,13 @@ class AlertBoard(Service):
         return list(self.open_alerts.values()), dict(self.positions)
 
     def get(self, alert_id: str) -> AlertState | None:
+        return self.open_alerts.get(alert_id)
+
+    async def wait_for(self, alert_id: str, timeout: float) -> AlertState | None:
+        """The open alert, waiting up to `timeout` seconds for the board to read it."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout), self._advanced:
+                await self._advanced.wait_for(lambda: alert_id in self.open_alerts)
         return self.open_alerts.get(alert_id)
 
     async def wait_ready(self, timeout: float) -> bool:
@@ -147,4 +155,7 @@ class AlertBoard(Service):
             for tp, messages in batch.items():
                 for message in messages:
                     self.apply(tp.partition, message.offset, message.value)
+            if batch:
+                async with self._advanced:
+                    self._advanced.notify_all()
             self._mark_ready_if_caught_up()

@@ -30,6 +30,7 @@ from marchwarden.settings import Settings
 
 COMMANDS = ("acknowledge", "resolve", "annotate")
 MAX_COMMAND_BODY = 8 * 1024
+BOARD_LAG_S = 2.0
 
 
 def transition_error(alert: AlertState, command: str, at: datetime) -> str | None:
@@ -73,13 +74,9 @@ class CommandDesk:
             return exc.response()
         if not isinstance(body, dict) or set(body) - {"note"}:
             return _error(400, 'the body is a JSON object with at most a "note"')
-        alert = self.board.get(alert_id)
-        if alert is None or alert_view(viewer)(alert) is None:
-            return _error(404, f"no open alert {alert_id!r}")
         now = datetime.now(UTC)
-        problem = transition_error(alert, command, now)
-        if problem is not None:
-            return _error(409, problem)
+        # The request is checked whole before the alert is looked up: a malformed one is a
+        # 400 whatever the board holds.
         try:
             order = OperatorCommand(
                 command_id=str(uuid.uuid4()),
@@ -93,6 +90,13 @@ class CommandDesk:
             )
         except ValidationError as exc:
             return _error(400, describe_validation_error(exc))
+        # A page may show an alert its stream read a moment before the board did.
+        alert = await self.board.wait_for(alert_id, BOARD_LAG_S)
+        if alert is None or alert_view(viewer)(alert) is None:
+            return _error(404, f"no open alert {alert_id!r}")
+        problem = transition_error(alert, command, now)
+        if problem is not None:
+            return _error(409, problem)
         producer = self.producer()
         if producer is None:
             return _error(503, "the worker is still starting")
