@@ -148,7 +148,6 @@ class Settings(BaseSettings):
     # short one (fast start-up); Apache Kafka refuses sessions under 6 s by default.
     group_session_timeout_s: float | None = Field(None, gt=0)
     group_heartbeat_interval_s: float | None = Field(None, gt=0)
-    ingest_max_records: int = Field(5000, ge=1)
     ingest_poll_ms: int = Field(20, ge=1)
     # Event-time alignment of input partitions during backlog (see picture/alignment.py).
     align_slack_s: float = Field(600.0, ge=0)

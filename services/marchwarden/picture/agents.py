@@ -155,8 +155,8 @@ class PictureWorker(Service):
             auto_offset_reset="earliest",
             session_timeout_ms=int(s.session_timeout_s * 1000),
             heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
-            max_poll_records=s.ingest_max_records,
             fetch_max_wait_ms=s.ingest_poll_ms,
+            # Bounds a batch: getmany hands out everything fetched (see _consume).
             max_partition_fetch_bytes=1024 * 1024,
             isolation_level="read_committed",
             **kafka_client_options(s),
@@ -228,10 +228,14 @@ class PictureWorker(Service):
                 await asyncio.sleep(0.05)
                 continue
             try:
-                batch = await consumer.getmany(
-                    timeout_ms=self.settings.ingest_poll_ms,
-                    max_records=self.settings.ingest_max_records,
-                )
+                # Everything fetched, not a record count: with a limit, aiokafka drains its
+                # buffers partition after partition and leaves the rest for the next call,
+                # so a sparse partition fetched with weeks of event time (LT-RU-01's
+                # crossings in baltic-2024) was applied whole before the report of another
+                # partition fetched with it (the indicator's clear), and an indicator expired
+                # or never raised its alert, depending on where the limit fell. Whatever was
+                # fetched together is applied together, merged by event time.
+                batch = await consumer.getmany(timeout_ms=self.settings.ingest_poll_ms)
             except (KafkaError, OSError):
                 log.exception("fetch failed; retrying")
                 await asyncio.sleep(0.5)
