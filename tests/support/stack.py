@@ -69,7 +69,10 @@ def http(
         request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
+            raw = response.read()
+            if not response.headers.get_content_type().endswith("json"):
+                return response.status, raw.decode(errors="replace")  # the page, its scripts
+            return response.status, json.loads(raw or b"null")
     except urllib.error.HTTPError as exc:
         payload = exc.read()
         try:
