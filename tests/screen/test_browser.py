@@ -72,7 +72,11 @@ def on_topic(reader: TopicReader) -> Counter[tuple[str, int]]:
 async def test_the_page_shows_surges_acknowledges_and_loses_nothing_on_reconnect(
     worker_factory: WorkerFactory,
 ) -> None:
-    worker = worker_factory(MARCHWARDEN_STREAM_HEARTBEAT_S="1")
+    # A fixed session key, as workers behind one address share: the browser's session then
+    # outlives the worker's restart below (a key drawn at start would sign it out).
+    worker = worker_factory(
+        MARCHWARDEN_STREAM_HEARTBEAT_S="1", MARCHWARDEN_ACCESS__SESSION_KEY="k" * 32
+    )
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     async with TopicReader(worker.bootstrap, worker.topic("ops.alerts")) as alerts:
         with chromium() as driver:
