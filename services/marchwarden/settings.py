@@ -42,9 +42,11 @@ class RuleSettings(BaseModel):
     surge_cooldown_s: float = Field(3600.0, ge=0)
     allowed_lateness_s: float = Field(86400.0, ge=0)
     baseline_days: int = Field(28, ge=1)
-    # Heavy trucks with trailers on main roads, including loading at the park.
+    # Heavy trucks with trailers on main roads, plus loading at the park. Road distance is
+    # (access leg + distance along the artery) x road_factor: 1.3 is a common detour factor.
     road_speed_kmh: float = Field(50.0, gt=0)
     loading_minutes: float = Field(30.0, ge=0)
+    road_factor: float = Field(1.3, ge=1.0)
     critical_requirement_multiple: float = Field(2.0, ge=1)
 
 

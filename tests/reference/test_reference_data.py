@@ -28,6 +28,7 @@ from marchwarden.reference import (
     line_length_km,
     load_reference,
 )
+from marchwarden.reference.geo import locate_on_linestring_km
 
 DATA_DIR = Path(str(resources.files("marchwarden.reference") / "data"))
 
@@ -50,7 +51,7 @@ def _raw() -> dict[str, Any]:
 
 def test_shipped_data_loads_and_is_cached() -> None:
     data = load_reference()
-    assert data.version == "2026.11.1"
+    assert data.version == "2026.11.2"
     assert load_reference() is data
     assert data.sections and data.parks and data.arteries
 
@@ -59,7 +60,7 @@ def test_envelopes_are_consistent() -> None:
     for fname in ("sections.json", "parks.json", "arteries.json"):
         doc = json.loads((DATA_DIR / fname).read_text(encoding="utf-8"))
         assert set(doc) == {"version", "approximate", "note", "items"}
-        assert doc["version"] == "2026.11.1"
+        assert doc["version"] == "2026.11.2"
         assert doc["approximate"] is True
         assert doc["note"]
 
@@ -380,3 +381,88 @@ def test_parks_by_distance_country_filter_and_id() -> None:
     assert data.parks_by_distance_to(data.artery("LT-A3"), country="LT") == ranked
     nearest_pl = data.parks_by_distance_to("PL-A2", country="PL")[0][0]
     assert nearest_pl.id == "PL-P-BIALA-PODLASKA"
+
+
+# --- arteries: blocking points and roads that must stay open ----------------------------
+
+
+def test_every_artery_has_a_blocking_point_at_its_border_end() -> None:
+    data = load_reference()
+    for a in data.arteries:
+        assert distance_point_to_linestring_km(a.blocking_point, a.geometry) <= 2.0, a.id
+        assert haversine_km(a.blocking_point, a.geometry.end) <= 10.0, a.id
+        assert haversine_km(a.blocking_point, a.geometry.end) < haversine_km(
+            a.blocking_point, a.geometry.start
+        ), a.id
+        border = min(
+            distance_point_to_linestring_km(a.blocking_point, data.section(s).geometry)
+            for s in a.serves_sections
+        )
+        # Section lines are rough (a few vertices); the blocking point is at the crossing.
+        assert border < 15.0, (a.id, border)
+
+
+def test_via_baltica_to_the_internal_lithuanian_crossing_is_never_closed() -> None:
+    data = load_reference()
+    s61 = data.artery("PL-S61")
+    assert not s61.closable
+    assert s61.keep_open_reason and "Budzisko" in s61.keep_open_reason
+    budzisko = Point(lat=54.38, lon=22.96)
+    assert haversine_km(s61.blocking_point, budzisko) < 3.0
+    for sid in s61.serves_sections:
+        assert s61 not in data.arteries_serving(sid)
+        assert s61 in data.arteries_serving(sid, keep_open=True)
+        assert data.arteries_serving(sid), sid  # still blockable by another road
+
+
+def test_roads_named_after_the_crossings_they_reach() -> None:
+    data = load_reference()
+    a15 = data.artery("LT-A15")
+    assert "Šumskas" not in a15.name and "Šalčininkai" in a15.name
+    # The A15 crosses at Šalčininkai-Benyakoni, south of Šalčininkai.
+    assert haversine_km(a15.blocking_point, Point(lat=54.265, lon=25.37)) < 3.0
+    eisiskes = data.artery("LT-R-EISISKES")
+    assert "Dieveniškės" not in eisiskes.name
+    # Its border end lies south of Eišiškės, not in the Dieveniškės bulge 40 km east.
+    assert haversine_km(eisiskes.blocking_point, Point(lat=54.17, lon=24.99)) < 10.0
+    koidula = data.artery("EE-R-KOIDULA")
+    assert haversine_km(koidula.blocking_point, Point(lat=57.833, lon=27.585)) < 3.0
+
+
+def test_a_blocking_point_off_the_road_or_inland_is_rejected() -> None:
+    raw = _raw()
+    raw["arteries"][0]["blocking_point"] = {"lat": 54.0, "lon": 24.5}
+    with pytest.raises(ValidationError, match="off the road"):
+        ReferenceData.model_validate(raw)
+    raw = _raw()
+    start = raw["arteries"][0]["geometry"]["coordinates"][0]
+    raw["arteries"][0]["blocking_point"] = {"lat": start[1], "lon": start[0]}
+    with pytest.raises(ValidationError, match="from the border end"):
+        ReferenceData.model_validate(raw)
+
+
+def test_a_section_served_only_by_keep_open_roads_is_rejected() -> None:
+    raw = _raw()
+    for a in raw["arteries"]:
+        if "PL-RU-02" in a["serves_sections"] and a["id"] != "PL-S61":
+            a["serves_sections"] = [s for s in a["serves_sections"] if s != "PL-RU-02"]
+    raw["arteries"] = [a for a in raw["arteries"] if a["serves_sections"]]
+    with pytest.raises(ValidationError, match="only by roads that must stay open: PL-RU-02"):
+        ReferenceData.model_validate(raw)
+
+
+def test_a_keep_open_road_needs_its_reason() -> None:
+    raw = _raw()
+    s61 = next(a for a in raw["arteries"] if a["id"] == "PL-S61")
+    del s61["keep_open_reason"]
+    with pytest.raises(ValidationError, match="keep_open_reason"):
+        ReferenceData.model_validate(raw)
+
+
+def test_locate_on_linestring() -> None:
+    line = LineString(coordinates=((25.0, 54.0), (25.0, 55.0), (26.0, 55.0)))
+    distance, along = locate_on_linestring_km(Point(lat=54.5, lon=24.9), line)
+    assert distance == pytest.approx(111.32 * math.cos(math.radians(54.5)) * 0.1, rel=0.01)
+    assert along == pytest.approx(111.19 / 2, abs=0.2)
+    _, along_end = locate_on_linestring_km(Point(lat=55.0, lon=26.0), line)
+    assert along_end == pytest.approx(line_length_km(line), rel=1e-6)

@@ -10,7 +10,11 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from marchwarden.reference.geo import distance_point_to_linestring_km
+from marchwarden.reference.geo import (
+    distance_point_to_linestring_km,
+    haversine_km,
+    locate_on_linestring_km,
+)
 
 SECTION_ID_PATTERN = re.compile(r"^[A-Z]{2}-[A-Z]{2}-\d{2}$")
 """Border section ids: country ISO2, neighbour ISO2 (RU includes Kaliningrad), two digits."""
@@ -194,16 +198,30 @@ class Park(_Frozen):
         return self
 
 
+BLOCKING_POINT_MAX_OFF_ROAD_KM = 2.0
+"""A blocking point lies on its artery (the polyline is approximate, hence the slack)."""
+BLOCKING_POINT_MAX_FROM_END_KM = 10.0
+"""... and at its border end: within this distance of the line's last vertex."""
+
+
 class Artery(_Frozen):
-    """A main road toward the border that can be blocked with counter-mobility equipment."""
+    """A main road toward the border, drawn from inland to the border end.
+
+    ``blocking_point`` is where a closure is set up, at the border end. A road that must stay
+    open (``closable`` false, e.g. an allied reinforcement route that ends at an internal
+    Schengen crossing) is never planned for closure; ``keep_open_reason`` says why.
+    """
 
     id: str = Field(pattern=r"^[A-Z]{2}-[A-Z0-9-]+$")
     name: str = Field(min_length=1)
     country: CountryCode
     geometry: LineString
+    blocking_point: Point
     serves_sections: tuple[str, ...] = Field(min_length=1)
     blocking_requirement: EquipmentCounts
     approximate: bool
+    closable: bool = True
+    keep_open_reason: str | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _check_country(self) -> Self:
@@ -211,7 +229,34 @@ class Artery(_Frozen):
             raise ValueError(
                 f"artery id {self.id!r} does not start with its country {self.country!r}"
             )
+        if not self.closable and self.keep_open_reason is None:
+            raise ValueError(f"artery {self.id!r} must stay open: give its keep_open_reason")
+        if self.closable and self.keep_open_reason is not None:
+            raise ValueError(f"artery {self.id!r} is closable but has a keep_open_reason")
+        off_road = distance_point_to_linestring_km(self.blocking_point, self.geometry)
+        if off_road > BLOCKING_POINT_MAX_OFF_ROAD_KM:
+            raise ValueError(
+                f"artery {self.id!r}: blocking point is {off_road:.1f} km off the road "
+                f"(at most {BLOCKING_POINT_MAX_OFF_ROAD_KM:g})"
+            )
+        from_end = haversine_km(self.blocking_point, self.geometry.end)
+        if from_end > BLOCKING_POINT_MAX_FROM_END_KM:
+            raise ValueError(
+                f"artery {self.id!r}: blocking point is {from_end:.1f} km from the border end "
+                f"(at most {BLOCKING_POINT_MAX_FROM_END_KM:g})"
+            )
         return self
+
+    def route_from(self, location: Point) -> tuple[float, float]:
+        """(access leg, distance along the road) in km from ``location`` to the blocking point.
+
+        The access leg is the straight line from ``location`` to the nearest point of the
+        road; from there the convoy follows the road to the blocking point (back along the
+        road if it joins beyond it). Both are approximations of road distance.
+        """
+        access, joins_at = locate_on_linestring_km(location, self.geometry)
+        _, blocks_at = locate_on_linestring_km(self.blocking_point, self.geometry)
+        return access, abs(blocks_at - joins_at)
 
 
 def _duplicates(ids: Iterable[str]) -> list[str]:
@@ -249,14 +294,22 @@ class ReferenceData(_Frozen):
                 problems.append(f"section id {s.id!r} inconsistent with country/neighbour")
         section_ids = {s.id for s in self.sections}
         served: set[str] = set()
+        closable: set[str] = set()
         for a in self.arteries:
             unknown = sorted(set(a.serves_sections) - section_ids)
             if unknown:
                 problems.append(f"artery {a.id!r} serves unknown section(s): {', '.join(unknown)}")
             served.update(a.serves_sections)
+            if a.closable:
+                closable.update(a.serves_sections)
         unserved = sorted(section_ids - served)
         if unserved:
             problems.append(f"section(s) not served by any artery: {', '.join(unserved)}")
+        unblockable = sorted(served - closable)
+        if unblockable:
+            problems.append(
+                f"section(s) served only by roads that must stay open: {', '.join(unblockable)}"
+            )
         for p in self.parks:
             if min(p.stock.as_tuple()) < 0:  # only reachable via model_construct
                 problems.append(f"park {p.id!r} has negative stock: {p.stock}")
@@ -310,11 +363,20 @@ class ReferenceData(_Frozen):
         """Parks in ``country``, in id order."""
         return sorted((p for p in self.parks if p.country == country), key=lambda p: p.id)
 
-    def arteries_serving(self, section_id: str) -> list[Artery]:
-        """Arteries toward ``section_id``, in id order (KeyError if the section is unknown)."""
+    def arteries_serving(self, section_id: str, *, keep_open: bool = False) -> list[Artery]:
+        """Arteries toward ``section_id`` that may be closed, in id order.
+
+        With ``keep_open``, the roads toward the section that must stay open instead.
+        KeyError if the section is unknown.
+        """
         self.section(section_id)
         return sorted(
-            (a for a in self.arteries if section_id in a.serves_sections), key=lambda a: a.id
+            (
+                a
+                for a in self.arteries
+                if section_id in a.serves_sections and a.closable is not keep_open
+            ),
+            key=lambda a: a.id,
         )
 
     def parks_by_distance_to(
