@@ -15,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from marchwarden.reference import (
+    DATA_FILES,
     Artery,
     EquipmentCounts,
     LineString,
@@ -39,8 +40,8 @@ KAUNAS = Point(lat=54.8985, lon=23.9036)
 def _raw() -> dict[str, Any]:
     """The shipped data as plain dicts, ready for ReferenceData.model_validate."""
     out: dict[str, Any] = {}
-    for field in ("sections", "parks", "arteries"):
-        doc = json.loads((DATA_DIR / f"{field}.json").read_text(encoding="utf-8"))
+    for field, fname in DATA_FILES.items():
+        doc = json.loads((DATA_DIR / fname).read_text(encoding="utf-8"))
         out["version"] = doc["version"]
         out[field] = doc["items"]
     return out
@@ -57,7 +58,7 @@ def test_shipped_data_loads_and_is_cached() -> None:
 
 
 def test_envelopes_are_consistent() -> None:
-    for fname in ("sections.json", "parks.json", "arteries.json"):
+    for fname in DATA_FILES.values():
         doc = json.loads((DATA_DIR / fname).read_text(encoding="utf-8"))
         assert set(doc) == {"version", "approximate", "note", "items"}
         assert doc["version"] == "2026.11.2"
@@ -283,7 +284,7 @@ def test_extra_fields_forbidden_and_models_frozen() -> None:
 
 
 def test_load_from_directory_and_version_mismatch(tmp_path: Path) -> None:
-    for fname in ("sections.json", "parks.json", "arteries.json"):
+    for fname in DATA_FILES.values():
         shutil.copy(DATA_DIR / fname, tmp_path / fname)
     data = load_reference(tmp_path)
     assert data.version == load_reference().version

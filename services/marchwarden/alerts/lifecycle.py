@@ -68,10 +68,13 @@ def raise_alert(
     at: datetime,
     evidence: AlertEvidence,
     recommendation: Recommendation | None = None,
+    *,
+    playbook: str,
 ) -> AlertState:
     return AlertState(
         alert_id=alert_id_for(rule, section_id, episode),
         rule=rule,
+        playbook=playbook,
         level=level,
         status="raised",
         section_id=section_id,

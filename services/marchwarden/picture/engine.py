@@ -24,7 +24,7 @@ from marchwarden.contracts.commands import OperatorCommand
 from marchwarden.contracts.common import LEVEL_RANK, Level
 from marchwarden.contracts.deadletters import DeadLetter, DeadLetterKind, bounded_dead_letter
 from marchwarden.contracts.decoding import Rejection, decode_command, decode_event
-from marchwarden.contracts.events import CrossingAttempt, Indicator, TurnBack
+from marchwarden.contracts.events import CrossingAttempt, Indicator, SensorHeartbeat, TurnBack
 from marchwarden.picture.baseline import Baseline, baseline_hourly
 from marchwarden.picture.indicators import (
     IndicatorState,
@@ -98,7 +98,7 @@ EVIDENCE_EVENT_IDS = 20
 # must not push a section's clock forward and hide the reports of the real last hour.
 FUTURE_SKEW_S = 120.0
 RESOLVED_ALERTS_KEPT = 10_000
-BorderEvent = CrossingAttempt | TurnBack | Indicator
+BorderEvent = CrossingAttempt | TurnBack | Indicator | SensorHeartbeat
 PartitionKey = TypeVar("PartitionKey", bound=Hashable)
 _T = TypeVar("_T")
 # Applied command ids are remembered this long; the router refuses commands issued longer
@@ -394,11 +394,12 @@ class PictureEngine:
                 self._apply_attempt(decoded, event_id, epoch, watermark, now)
             elif isinstance(decoded, TurnBack):
                 self.counters[section].add_turn_back(epoch, decoded.persons)
-            else:
+            elif isinstance(decoded, Indicator):
                 if epoch > self.indicator_max.get(section, float("-inf")):
                     self.indicator_max[section] = epoch
                     self.indicator_wall[section] = now
                 self._apply_indicator(decoded)
+            # A sensor heartbeat only says the section is alive: it moves the clock.
         self.accepted += 1
         self.outputs.events.append(self._history_row(decoded, record, late, received))
         return True
@@ -451,7 +452,7 @@ class PictureEngine:
 
     def _history_row(
         self,
-        event: CrossingAttempt | TurnBack | Indicator,
+        event: CrossingAttempt | TurnBack | Indicator | SensorHeartbeat,
         record: Record,
         late: bool,
         received: datetime,
@@ -462,8 +463,10 @@ class PictureEngine:
             extra = (event.indicator_id, event.level, event.state)
         elif isinstance(event, CrossingAttempt):
             persons, outcome = event.persons, event.outcome
-        else:
+        elif isinstance(event, TurnBack):
             persons = event.persons
+        else:
+            extra = ("", "", event.status)
         payload = record.value.decode() if record.value else ""
         return (
             event.event_id,
@@ -530,6 +533,8 @@ class PictureEngine:
             self._dead_letter(record, "unprocessable", f"{type(exc).__name__}: {exc}", received)
 
     def apply_command(self, command: OperatorCommand) -> AlertState:
+        if command.alert_id is None or command.command == "stand_down":
+            raise lifecycle.InvalidTransition(f"{command.command} is not applied by this worker")
         alert = self.alerts_by_id.get(command.alert_id)
         if alert is None:
             raise LookupError(f"no alert {command.alert_id!r} is known to this worker")
@@ -746,8 +751,11 @@ class PictureEngine:
         key = (rule, section)
         episode = self.episodes.get(key, 0) + 1
         self.episodes[key] = episode
+        playbook = self.reference.playbook_for_rule(rule).id
         self._publish(
-            lifecycle.raise_alert(rule, section, episode, level, at, evidence, recommendation)
+            lifecycle.raise_alert(
+                rule, section, episode, level, at, evidence, recommendation, playbook=playbook
+            )
         )
 
     def _publish(self, alert: AlertState) -> None:

@@ -15,6 +15,7 @@ from marchwarden.reference.geo import (
     haversine_km,
     locate_on_linestring_km,
 )
+from marchwarden.reference.playbooks import Agency, Playbook
 
 SECTION_ID_PATTERN = re.compile(r"^[A-Z]{2}-[A-Z]{2}-\d{2}$")
 """Border section ids: country ISO2, neighbour ISO2 (RU includes Kaliningrad), two digits."""
@@ -271,10 +272,17 @@ class ReferenceData(_Frozen):
     sections: tuple[Section, ...]
     parks: tuple[Park, ...]
     arteries: tuple[Artery, ...]
+    playbooks: tuple[Playbook, ...]
+    agencies: tuple[Agency, ...]
 
     _sections_by_id: dict[str, Section] = PrivateAttr(default_factory=dict)
     _parks_by_id: dict[str, Park] = PrivateAttr(default_factory=dict)
     _arteries_by_id: dict[str, Artery] = PrivateAttr(default_factory=dict)
+    _playbooks_by_id: dict[str, Playbook] = PrivateAttr(default_factory=dict)
+    _playbook_of_rule: dict[str, Playbook] = PrivateAttr(default_factory=dict)
+    _playbook_of_category: dict[str, Playbook] = PrivateAttr(default_factory=dict)
+    _agency_of_country: dict[str, Agency] = PrivateAttr(default_factory=dict)
+    _agencies_by_id: dict[str, Agency] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_integrity(self) -> Self:
@@ -283,6 +291,10 @@ class ReferenceData(_Frozen):
             ("section", [s.id for s in self.sections]),
             ("park", [p.id for p in self.parks]),
             ("artery", [a.id for a in self.arteries]),
+            ("playbook", [p.id for p in self.playbooks]),
+            ("agency", [a.id for a in self.agencies]),
+            ("indicator category in playbooks", [c for p in self.playbooks for c in p.categories]),
+            ("alert rule in playbooks", [r for p in self.playbooks for r in p.rules]),
         ):
             dups = _duplicates(ids)
             if dups:
@@ -313,14 +325,35 @@ class ReferenceData(_Frozen):
         for p in self.parks:
             if min(p.stock.as_tuple()) < 0:  # only reachable via model_construct
                 problems.append(f"park {p.id!r} has negative stock: {p.stock}")
+        problems += self._agency_problems()
         if problems:
             raise ValueError("reference data integrity check failed: " + "; ".join(problems))
         return self
+
+    def _agency_problems(self) -> list[str]:
+        problems = []
+        ids = {a.id for a in self.agencies}
+        countries = {a.country for a in self.agencies}
+        missing = sorted({s.country for s in self.sections} - countries)
+        if missing:
+            problems.append(f"no border-guard agency for: {', '.join(missing)}")
+        if len(countries) != len(self.agencies):
+            problems.append("more than one border-guard agency for a country")
+        for a in self.agencies:
+            unknown = sorted(set(a.asks) - ids)
+            if unknown:
+                problems.append(f"agency {a.id!r} asks unknown agencies: {', '.join(unknown)}")
+        return problems
 
     def model_post_init(self, context: object, /) -> None:
         self._sections_by_id = {s.id: s for s in self.sections}
         self._parks_by_id = {p.id: p for p in self.parks}
         self._arteries_by_id = {a.id: a for a in self.arteries}
+        self._playbooks_by_id = {p.id: p for p in self.playbooks}
+        self._playbook_of_rule = {r: p for p in self.playbooks for r in p.rules}
+        self._playbook_of_category = {c: p for p in self.playbooks for c in p.categories}
+        self._agency_of_country = {a.country: a for a in self.agencies}
+        self._agencies_by_id = {a.id: a for a in self.agencies}
 
     # --- lookups -------------------------------------------------------------------------
 
@@ -354,6 +387,39 @@ class ReferenceData(_Frozen):
             return self._arteries_by_id[artery_id]
         except KeyError:
             raise KeyError(f"unknown artery {artery_id!r}") from None
+
+    def playbook(self, playbook_id: str) -> Playbook:
+        try:
+            return self._playbooks_by_id[playbook_id]
+        except KeyError:
+            raise KeyError(f"unknown playbook {playbook_id!r}") from None
+
+    def playbook_for_rule(self, rule: str) -> Playbook:
+        """The playbook an alert of ``rule`` follows (KeyError if no playbook names it)."""
+        try:
+            return self._playbook_of_rule[rule]
+        except KeyError:
+            raise KeyError(f"no playbook for alert rule {rule!r}") from None
+
+    def playbook_for_category(self, category: str) -> Playbook:
+        """The playbook an indicator of ``category`` calls (KeyError if none does)."""
+        try:
+            return self._playbook_of_category[category]
+        except KeyError:
+            raise KeyError(f"no playbook for indicator category {category!r}") from None
+
+    def agency_of(self, country: str) -> Agency:
+        """The border-guard agency of ``country``."""
+        try:
+            return self._agency_of_country[country]
+        except KeyError:
+            raise KeyError(f"no border-guard agency for {country!r}") from None
+
+    def agency(self, agency_id: str) -> Agency:
+        try:
+            return self._agencies_by_id[agency_id]
+        except KeyError:
+            raise KeyError(f"unknown border-guard agency {agency_id!r}") from None
 
     def sections_of(self, country: str) -> list[Section]:
         """Sections owned by ``country``, in id order."""
