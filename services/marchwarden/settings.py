@@ -35,7 +35,9 @@ class RuleSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # Defaults for sections whose reference data gives no floor or factor of their own.
     surge_min_attempts: int = Field(20, ge=1)
+    surge_min_persons: int = Field(50, ge=1)
     surge_baseline_factor: float = Field(3.0, gt=0)
     surge_high_multiple: float = Field(2.0, gt=1)
     surge_critical_multiple: float = Field(4.0, gt=1)

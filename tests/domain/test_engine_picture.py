@@ -8,7 +8,7 @@ import pytest
 
 from tests.domain.factories import T0, event_doc
 
-SECTION = "LT-BY-01"  # prior 0.5 attempts/day
+SECTION = "LT-BY-01"  # prior 0.2 attempts (reports) a day
 MIN = timedelta(minutes=1)
 
 
@@ -38,7 +38,7 @@ def test_picture_of_a_busy_section(harness) -> None:
     assert section["counts"]["24h"]["attempts"] == 21
     assert section["counts"]["7d"]["attempts"] == 21
 
-    prior = 0.5 / 24
+    prior = 0.2 / 24
     mean = (1 + prior * (28 * 24 - 3)) / (28 * 24)
     assert section["baseline"]["observed_hours"] == 3
     assert section["baseline"]["hourly_mean"] == pytest.approx(mean, abs=1e-4)
@@ -100,7 +100,7 @@ def test_baseline_history_starts_at_the_earliest_accepted_event(harness) -> None
     baseline = harness.section_picture(SECTION)["baseline"]
 
     # What rebuild_engine computes from history (history_start = min(occurred_at)).
-    prior = 0.5 / 24
+    prior = 0.2 / 24
     assert baseline["observed_hours"] == 5
     assert baseline["hourly_mean"] == pytest.approx(
         (1 + prior * (28 * 24 - 5)) / (28 * 24), abs=5e-5

@@ -118,19 +118,39 @@ def test_sections_are_contiguous_per_border_pair() -> None:
 
 
 def test_expected_attempts_calibration() -> None:
+    """The public figures count people: the persons prior is calibrated to them, and the
+    report prior is the persons prior over the mean group of 2.5."""
     data = load_reference()
     per_country: dict[str, float] = {}
     for s in data.sections:
-        assert s.expected_attempts_per_day >= 0
+        assert s.expected_persons_per_day >= 0
+        assert s.expected_attempts_per_day == pytest.approx(
+            s.expected_persons_per_day / 2.5, abs=1e-3
+        )
         if s.neighbour == "BY":
-            per_country[s.country] = per_country.get(s.country, 0.0) + s.expected_attempts_per_day
+            per_country[s.country] = per_country.get(s.country, 0.0) + s.expected_persons_per_day
         else:
-            assert s.expected_attempts_per_day <= 1.0, s.id
-    # 1 Jan - 26 Jul 2024 = 208 days: LT ~350 turn-backs, LV >3,000, PL ~21,000 attempts
+            assert s.expected_persons_per_day <= 1.0, s.id
+    # 1 Jan - 26 Jul 2024 = 208 days: LT ~350 turned back, LV >3,000, PL ~21,000 attempts
     assert per_country["LT"] == pytest.approx(350 / 208, rel=0.1)
     assert per_country["LV"] == pytest.approx(3000 / 208, rel=0.1)
     assert per_country["PL"] == pytest.approx(21000 / 208, rel=0.1)
     assert per_country["PL"] > per_country["LV"] > per_country["LT"]
+
+
+def test_quiet_sections_have_low_surge_floors_and_every_section_a_cadence() -> None:
+    data = load_reference()
+    for s in data.sections:
+        assert s.surge_floor_attempts and s.surge_floor_persons and s.surge_baseline_factor
+        assert s.surge_floor_persons >= s.surge_floor_attempts
+        assert s.expected_cadence_minutes >= 30
+    busiest = data.section("PL-BY-02")
+    for s in data.sections:
+        if s.neighbour == "RU":
+            # A Russian-border section sees a few people a month: 20 attempts an hour
+            # (the busiest section's floor) would never happen there.
+            assert s.surge_floor_attempts < busiest.surge_floor_attempts / 2  # type: ignore[operator]
+            assert s.surge_floor_persons < busiest.surge_floor_persons / 2  # type: ignore[operator]
 
 
 def test_lithuania_has_27_parks_including_pabrade() -> None:

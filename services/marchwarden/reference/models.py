@@ -147,7 +147,13 @@ class EquipmentCounts(_Frozen):
 
 
 class Section(_Frozen):
-    """A border section: the unit events, aggregates and alerts are keyed by."""
+    """A border section: the unit events, aggregates and alerts are keyed by.
+
+    Priors: ``expected_persons_per_day`` (people, as the public figures count) and
+    ``expected_attempts_per_day`` (reports, one per group). Surge limits: the floors in
+    attempts and persons per hour and the baseline factor (absent: the settings' defaults).
+    ``expected_cadence_minutes``: the longest normal gap between two messages of the section.
+    """
 
     id: str
     country: CountryCode
@@ -156,7 +162,12 @@ class Section(_Frozen):
     geometry: LineString
     approximate: bool
     length_km: float = Field(gt=0, allow_inf_nan=False)
+    expected_persons_per_day: float = Field(ge=0, allow_inf_nan=False)
     expected_attempts_per_day: float = Field(ge=0, allow_inf_nan=False)
+    surge_floor_attempts: int | None = Field(None, ge=1)
+    surge_floor_persons: int | None = Field(None, ge=1)
+    surge_baseline_factor: float | None = Field(None, gt=0, allow_inf_nan=False)
+    expected_cadence_minutes: int = Field(ge=1)
     reporter: str = Field(pattern=r"^[A-Z]{2}-[A-Z]+$")
 
     @model_validator(mode="after")
