@@ -50,6 +50,14 @@ class RuleSettings(BaseModel):
     loading_minutes: float = Field(30.0, ge=0)
     road_factor: float = Field(1.3, ge=1.0)
     critical_requirement_multiple: float = Field(2.0, ge=1)
+    # After an operator resolves an alert whose condition still holds, a new alert is raised
+    # if the condition worsens, or still holds after this long (section clock).
+    rearm_after_s: float = Field(7200.0, gt=0)
+    # The longest silence an operator may set in one command.
+    silence_max_s: float = Field(72 * 3600.0, gt=0)
+    # Scales every section's expected cadence (reference data) for silence detection: drills
+    # and tests shorten it; 1 in operation.
+    silence_cadence_scale: float = Field(1.0, gt=0)
 
 
 class AnalystLimits(BaseModel):

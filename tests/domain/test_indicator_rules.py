@@ -94,11 +94,11 @@ def test_levels_below_the_playbook_minimum_and_doubtful_reports_call_nothing(
     assert demands == {}
 
 
-def test_only_active_indicators_of_the_primary_section_count(reference: ReferenceData) -> None:
+def test_only_lit_indicators_of_the_primary_section_count(reference: ReferenceData) -> None:
     demands = indicator_demands(
         [
             ind("gone", "military_movement", "high", state="cleared"),
-            ind("old", "military_movement", "high", valid_for=timedelta(minutes=5)),
+            ind("old", "military_movement", "high", state="expired"),
             ind("other", "military_movement", "high", section="LV-BY-01", extra=("LV-BY-02",)),
         ],
         "LV-BY-02",

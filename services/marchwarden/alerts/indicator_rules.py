@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from marchwarden.alerts.playbooks import calls_playbook
+from marchwarden.contracts.alerts import SourceRef
 from marchwarden.contracts.common import LEVEL_RANK, Level
-from marchwarden.picture.indicators import IndicatorState, effective_level, is_active
+from marchwarden.picture.indicators import IndicatorState, effective_level
 from marchwarden.reference.models import ReferenceData
 from marchwarden.reference.playbooks import Playbook
 
@@ -25,6 +26,7 @@ class Demand:
     indicator_ids: tuple[str, ...]
     event_ids: tuple[str, ...]
     categories: tuple[str, ...]
+    sources: tuple[SourceRef, ...]
     cause_at: datetime
     explanation: tuple[str, ...]
 
@@ -34,13 +36,17 @@ def indicator_demands(
 ) -> dict[str, Demand]:
     """Per indicator rule, the demand of the indicators lit on ``section`` at ``now``.
 
+    Lapsed indicators are the caller's to mark expired, on the section's expiry clock: an
+    indicator still marked lit counts here even if ``now`` is past its valid_until (a clear
+    may still arrive on its own stream).
+
     An indicator calls the playbook of its category when its effective level (one lower below
     confidence 0.5) reaches the playbook's minimum; the demand's level is the highest such
     level, its sections those every calling indicator names, its cause time the latest update.
     """
     calling: dict[str, list[IndicatorState]] = {}
     for ind in indicators:
-        if ind.section_id != section or not is_active(ind, now):
+        if ind.section_id != section or ind.state != "lit":
             continue
         playbook = reference.playbook_for_category(ind.category)
         if playbook.indicator_rule is None or not calls_playbook(playbook, effective_level(ind)):
@@ -65,6 +71,7 @@ def indicator_demands(
             indicator_ids=tuple(i.indicator_id for i in lit),
             event_ids=tuple(i.event_id for i in lit),
             categories=tuple(sorted({i.category for i in lit})),
+            sources=tuple(i.source_ref() for i in lit),
             cause_at=min(now, max(i.updated_at for i in lit)),
             explanation=explanation,
         )
