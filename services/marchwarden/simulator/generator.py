@@ -21,12 +21,13 @@ How events are placed:
    groups; crisis days bring organised pushes, so surges arise without a script when the
    border is busy (autumn 2021 on the Polish-Belarusian border).
    Without clustering (the short scenarios) attempts are placed one by one into hours
-   following the diurnal curve, then into one of the hour's six 10-minute slots, capped at
-   ``max(2, floor((0.85 x T - 1) / 7))`` where ``T = max(20, 3 x baseline)`` and the
-   baseline is the section's mean hourly attempts over the previous 28 days (the reference
-   prior before the scenario starts); a full slot passes its attempt to the next slot with
-   room. The rule's 60-minute window touches at most seven slots, so that background never
-   reaches the surge threshold and the scripted episodes are the only surges.
+   following the diurnal curve, then into one of the hour's six 10-minute slots: the first
+   slot (round the day) where every run of seven slots around it (a 60-minute window
+   touches at most seven) stays within 85 % of the section's surge thresholds, in attempts
+   and in persons, with the section's floors and factor and its baselines over the previous
+   28 days (the reference priors before the scenario starts). A group larger than the
+   persons limit is reported in parts; what finds no room moves to the next day. So that
+   background never surges and the scripted episodes are the only surges.
 3. Surge episodes add their scripted attempts per 10-minute slot; indicator episodes add
    their updates at fixed times.
 
@@ -51,6 +52,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Final
 
+from marchwarden.alerts.surge import section_limits
 from marchwarden.reference import ReferenceData, Section, load_reference
 from marchwarden.settings import RuleSettings
 from marchwarden.simulator.scenarios import (
@@ -84,7 +86,6 @@ MAX_GROUP: Final = 15
 SLOT_S: Final = 600
 """Placement slot: 10 minutes; a 60-minute window touches at most 7 slots."""
 SLOTS_PER_WINDOW: Final = 7
-MIN_SLOT_CAP: Final = 2
 CAP_MARGIN: Final = 0.85
 
 WAVE_SCALE: Final = 30.0
@@ -211,6 +212,23 @@ class _Line:
 # --- planning --------------------------------------------------------------------------
 
 
+def _window_limit(threshold: float) -> int:
+    """The most a 60-minute window may hold to stay clearly below ``threshold``."""
+    return max(1, math.ceil(CAP_MARGIN * threshold) - 1)
+
+
+def _fits(fill: dict[int, list[int]], slot: int, persons: int, a_limit: int, p_limit: int) -> bool:
+    """Whether one more attempt of ``persons`` in ``slot`` keeps every 7-slot run within limits."""
+    runs = [
+        fill.get(s, (0, 0)) for s in range(slot - SLOTS_PER_WINDOW + 1, slot + SLOTS_PER_WINDOW)
+    ]
+    for i in range(SLOTS_PER_WINDOW):
+        run = runs[i : i + SLOTS_PER_WINDOW]
+        if sum(r[0] for r in run) + 1 > a_limit or sum(r[1] for r in run) + persons > p_limit:
+            return False
+    return True
+
+
 def _wave_size(rng: random.Random, mean: float) -> int:
     """Geometric wave size (attempts) on 1.. with the given mean."""
     if mean <= 1.0:
@@ -244,10 +262,8 @@ class _Planner:
         self.lines = tuple(_Line.of(s) for s in self.sections)
         self.first_day = _day_number(scenario.start)
         self.ndays = scenario.days
-        rules = RuleSettings()
-        self.min_attempts = rules.surge_min_attempts
-        self.factor = rules.surge_baseline_factor
-        self.baseline_days = rules.baseline_days
+        self.rules = RuleSettings()
+        self.baseline_days = self.rules.baseline_days
         self._cum_cache: dict[tuple[int, int], list[float]] = {}
         self._check_references()
 
@@ -404,7 +420,11 @@ class _Planner:
         prior = section.expected_attempts_per_day
         span_h = self.baseline_days * 24
         window = prior * self.baseline_days
+        persons_window = section.expected_persons_per_day * self.baseline_days
+        limits = section_limits(section, self.rules)
         placed_per_day = [0] * self.ndays
+        placed_persons = [0] * self.ndays
+        fill: dict[int, list[int]] = {}
         carry: list[tuple[int, int]] = []
         carried = 0
         for d in range(self.ndays):
@@ -418,23 +438,24 @@ class _Planner:
                     self._place_turn_backs(rng, si, day, tb, out)
                 continue
             todays = carry + attempts.get(d, [])
-            baseline = window / span_h
-            threshold = max(float(self.min_attempts), self.factor * baseline)
-            cap = max(MIN_SLOT_CAP, math.floor((CAP_MARGIN * threshold - 1) / SLOTS_PER_WINDOW))
-            slots = _DAY // SLOT_S
-            if d == self.ndays - 1 and len(todays) > slots * cap:
-                log.warning(
-                    "%s: %d attempts over capacity on the last day", section.id, len(todays)
-                )
-                cap = -(-len(todays) // slots)
-            carry = todays[slots * cap :]
-            todays = todays[: slots * cap]
+            a_limit = _window_limit(max(limits.floor_attempts, limits.factor * window / span_h))
+            p_limit = _window_limit(
+                max(limits.floor_persons, limits.factor * persons_window / span_h)
+            )
+            placed, carry = self._place_attempts(
+                rng, si, day, todays, (a_limit, p_limit), fill, out, d == self.ndays - 1
+            )
             carried += len(carry)
-            if todays:
-                self._place_attempts(rng, si, day, todays, cap, out)
-            placed_per_day[d] = len(todays) + surge_per_day.get(d, 0)
+            placed_per_day[d] = len(placed) + surge_per_day.get(d, 0)
+            placed_persons[d] = sum(p for p, _ in placed)
             dropped = placed_per_day[d - self.baseline_days] if d >= self.baseline_days else prior
             window += placed_per_day[d] - dropped
+            gone = (
+                placed_persons[d - self.baseline_days]
+                if d >= self.baseline_days
+                else section.expected_persons_per_day
+            )
+            persons_window += placed_persons[d] - gone
             tb = turn_backs.get(d)
             if tb:
                 self._place_turn_backs(rng, si, day, tb, out)
@@ -448,24 +469,55 @@ class _Planner:
         si: int,
         day: int,
         items: list[tuple[int, int]],
-        cap: int,
+        limits: tuple[int, int],
+        fill: dict[int, list[int]],
         out: list[Record],
-    ) -> None:
+        last_day: bool,
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Place attempts one by one so no 60-minute window reaches the section's thresholds.
+
+        A 60-minute window touches at most seven 10-minute slots; an attempt goes to the
+        first slot (from the one its diurnal hour draws, round the day) where every seven-slot
+        run around it stays within ``limits`` (attempts, persons). A group larger than the
+        persons limit is reported in parts. What finds no room moves to the next day.
+        Returns (placed, carried).
+        """
+        a_limit, p_limit = limits
         cum = self._hour_cum(self.sections[si].country, day, 0)
         hours = rng.choices(range(24), cum_weights=cum, k=len(items))
         per_hour = 3600 // SLOT_S
         nslots = _DAY // SLOT_S
-        fill = [0] * nslots
-        base = day * _DAY
+        first = day * nslots
+        placed: list[tuple[int, int]] = []
+        carry: list[tuple[int, int]] = []
         for (persons, outcome), hour in zip(items, hours, strict=True):
-            slot = hour * per_hour + rng.randrange(per_hour)
-            while fill[slot] >= cap:
-                slot = (slot + 1) % nslots
-            fill[slot] += 1
-            epoch = base + slot * SLOT_S + rng.randrange(SLOT_S)
-            lat, lon = self._location(rng, si)
-            src = self._source(rng, SOURCE_WEIGHTS)
-            out.append((epoch, rng.getrandbits(128), ATTEMPT, si, persons, outcome, lat, lon, src))
+            parts = [p_limit] * (persons // p_limit) + (
+                [persons % p_limit] if persons % p_limit else []
+            )
+            for part in parts:
+                start = hour * per_hour + rng.randrange(per_hour)
+                slot = next(
+                    (
+                        first + (start + k) % nslots
+                        for k in range(nslots)
+                        if _fits(fill, first + (start + k) % nslots, part, a_limit, p_limit)
+                    ),
+                    None,
+                )
+                if slot is None:
+                    if not last_day:
+                        carry.append((part, outcome))
+                        continue
+                    slot = first + start  # the scenario ends: over capacity, placed anyway
+                counts = fill.setdefault(slot, [0, 0])
+                counts[0] += 1
+                counts[1] += part
+                placed.append((part, outcome))
+                epoch = slot * SLOT_S + rng.randrange(SLOT_S)
+                lat, lon = self._location(rng, si)
+                src = self._source(rng, SOURCE_WEIGHTS)
+                out.append((epoch, rng.getrandbits(128), ATTEMPT, si, part, outcome, lat, lon, src))
+        return placed, carry
 
     def _place_waves(
         self,
