@@ -29,9 +29,9 @@ def now() -> datetime:
 def command(verb: str, **fields: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "command_id": str(uuid.uuid4()),
-        "schema_version": 2,
+        "schema_version": 3,
         "command": verb,
-        "operator_id": "op-pl-1",
+        "operator_id": "operator-pl-sg",  # test tokens are named <role>-<organisation>
         "note": f"{verb} by test",
         "issued_at": now().isoformat(),
     }
@@ -74,15 +74,15 @@ async def test_a_resolved_surge_re_arms_when_it_worsens(worker_factory: WorkerFa
         (again,) = (await alerts.wait_for(lambda _: states(alerts, second_id), 20, "re-armed"))[:1]
     assert (again["status"], again["level"]) == ("raised", "high")
     assert again["evidence"]["previous_alert_id"] == first_id
-    assert again["evidence"]["previous_level"] == "medium"
+    assert again["evidence"]["previous_alert_level"] == "medium"
     assert again["evidence"]["explanation"][-1].startswith("re-armed: worsened to high")
     resolved = next(a for a in states(alerts, first_id) if a["status"] == "resolved")
-    assert resolved["resolved_by"] == "operator"
+    assert (resolved["changed_by"], resolved["changed_by_org"]) == ("operator-pl-sg", "PL-SG")
     assert worker.get(f"/picture?section={BUSY}")["sections"][BUSY]["threat_level"] == "high"
     await await_until(
         lambda: (
             worker.sql(
-                "SELECT command, alert_id, outcome FROM commands FINAL WHERE command = 'resolve'"
+                "SELECT command, alert_id, outcome FROM commands WHERE command = 'resolve'"
             )
             == [["resolve", first_id, "applied"]]
         ),
@@ -113,6 +113,7 @@ async def test_a_silent_section_is_seen_and_a_silence_is_explicit(
             worker,
             command(
                 "silence",
+                operator_id="operator-lt-vsat",
                 section_id=muted,
                 rule="section_silent",
                 until=(now() + timedelta(hours=1)).isoformat(),
@@ -153,7 +154,7 @@ async def test_a_silent_section_is_seen_and_a_silence_is_explicit(
     await await_until(
         lambda: (
             worker.sql(
-                "SELECT command, section_id, rule, outcome FROM commands FINAL WHERE command = 'silence'"
+                "SELECT command, section_id, rule, outcome FROM commands WHERE command = 'silence'"
             )
             == [["silence", muted, "section_silent", "applied"]]
         ),
