@@ -81,9 +81,7 @@ async def test_a_resolved_surge_re_arms_when_it_worsens(worker_factory: WorkerFa
     assert worker.get(f"/picture?section={BUSY}")["sections"][BUSY]["threat_level"] == "high"
     await await_until(
         lambda: (
-            worker.sql(
-                "SELECT command, alert_id, outcome FROM commands WHERE command = 'resolve'"
-            )
+            worker.sql("SELECT command, alert_id, outcome FROM commands WHERE command = 'resolve'")
             == [["resolve", first_id, "applied"]]
         ),
         20,
