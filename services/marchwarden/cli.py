@@ -263,6 +263,11 @@ def history_sql(
 )
 @click.option("--from", "start", required=True, help="First day, YYYY-MM-DD.")
 @click.option("--to", "end", required=True, help="Last day (inclusive), YYYY-MM-DD.")
+@click.option(
+    "--known-at",
+    help="Report as it was known at this time (ISO with offset): only what had arrived by "
+    "then, alerts in their state of then. Default: as it happened, late arrivals included.",
+)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--url", help="A worker's web address.")
 @click.option("--data-dir", type=click.Path(path_type=Path))
@@ -272,6 +277,7 @@ def report(
     by: str,
     start: str,
     end: str,
+    known_at: str | None,
     fmt: str,
     url: str | None,
     data_dir: Path | None,
@@ -281,6 +287,7 @@ def report(
 
     from marchwarden.analysis.access import HistoryAccessError, run_report
     from marchwarden.analysis.output import render
+    from marchwarden.analysis.reports import parse_known_at
 
     try:
         first, last = date.fromisoformat(start), date.fromisoformat(end)
@@ -288,6 +295,11 @@ def report(
         raise UserError(f"dates must look like 2024-07-26: {exc}") from exc
     if last < first:
         raise UserError("--to is before --from")
+    if known_at is not None:
+        try:
+            parse_known_at(known_at)
+        except ValueError as exc:
+            raise UserError(f"--known-at: {exc}") from exc
     settings = load_settings(data_dir=data_dir)
     request = {
         "kind": kind,
@@ -295,6 +307,7 @@ def report(
         "by": by,
         "start": first.isoformat(),
         "end": last.isoformat(),
+        **({"known_at": known_at} if known_at else {}),
     }
     try:
         answer = run_report(settings, request, url, direct=data_dir is not None)

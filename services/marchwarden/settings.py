@@ -35,17 +35,29 @@ class RuleSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # Defaults for sections whose reference data gives no floor or factor of their own.
     surge_min_attempts: int = Field(20, ge=1)
+    surge_min_persons: int = Field(50, ge=1)
     surge_baseline_factor: float = Field(3.0, gt=0)
     surge_high_multiple: float = Field(2.0, gt=1)
     surge_critical_multiple: float = Field(4.0, gt=1)
     surge_cooldown_s: float = Field(3600.0, ge=0)
     allowed_lateness_s: float = Field(86400.0, ge=0)
     baseline_days: int = Field(28, ge=1)
-    # Heavy trucks with trailers on main roads, including loading at the park.
+    # Heavy trucks with trailers on main roads, plus loading at the park. Road distance is
+    # (access leg + distance along the artery) x road_factor: 1.3 is a common detour factor.
     road_speed_kmh: float = Field(50.0, gt=0)
     loading_minutes: float = Field(30.0, ge=0)
+    road_factor: float = Field(1.3, ge=1.0)
     critical_requirement_multiple: float = Field(2.0, ge=1)
+    # After an operator resolves an alert whose condition still holds, a new alert is raised
+    # if the condition worsens, or still holds after this long (section clock).
+    rearm_after_s: float = Field(7200.0, gt=0)
+    # The longest silence an operator may set in one command.
+    silence_max_s: float = Field(72 * 3600.0, gt=0)
+    # Scales every section's expected cadence (reference data) for silence detection: drills
+    # and tests shorten it; 1 in operation.
+    silence_cadence_scale: float = Field(1.0, gt=0)
 
 
 class AnalystLimits(BaseModel):

@@ -86,6 +86,7 @@ def test_every_organisation_has_its_analyst_views(chdb_store: HistoryStore) -> N
             "alerts",
             "alert_audit",
             "dead_letters",
+            "commands",
         }
     text = "\n".join(m.sql for m in load_migrations())
     assert all(f"'{org}'" in text for org in ORGANISATIONS), "a new organisation needs views"

@@ -110,11 +110,11 @@ def sql(directory: Path, query: str, fmt: str = "json") -> Any:
 
 def test_demo_leaves_events_and_alerts_in_history(demo_dir: Path) -> None:
     events = sql(demo_dir, "SELECT count() AS n, uniqExact(event_id) AS u FROM events")
-    assert events == [{"n": 2291, "u": 2291}]
+    assert events == [{"n": 2281, "u": 2281}]
     alerts = sql(demo_dir, "SELECT DISTINCT alert_id FROM alerts ORDER BY alert_id")
     assert [a["alert_id"] for a in alerts] == [
-        "move_equipment_to_arteries.LT-RU-01.1",
-        "move_equipment_to_arteries.LV-BY-02.1",
+        "move_equipment_to_arteries.LT-RU-01.1",  # military movement in Kaliningrad
+        "reinforce_section.LV-BY-02.1",  # migrants staged: border guards, not dragon's teeth
         "surge.LV-BY-02.1",
     ]
     surge = sql(
@@ -187,7 +187,7 @@ def test_history_sql_refuses_writes_with_a_clear_message(demo_dir: Path, stateme
     )
     assert result.returncode == 1
     assert "read-only" in result.stderr and "Traceback" not in result.stderr
-    assert sql(demo_dir, "SELECT count() AS n FROM events") == [{"n": 2291}]
+    assert sql(demo_dir, "SELECT count() AS n FROM events") == [{"n": 2281}]
 
 
 def test_canned_reports(demo_dir: Path) -> None:
@@ -205,7 +205,7 @@ def test_canned_reports(demo_dir: Path) -> None:
     env = analyst_env(demo_dir)
     per_country = json.loads(run_cli(*base[:1], "totals", *base[1:], env=env).stdout)
     assert {r["country"] for r in per_country} == {"EE", "LT", "LV", "PL"}
-    assert sum(r["attempts"] for r in per_country) == 2146
+    assert sum(r["attempts"] for r in per_country) == 2136
     turn_backs = json.loads(
         run_cli(
             *base[:1], "totals", "--metric", "turn-backs", "--by", "section", *base[1:], env=env
@@ -216,7 +216,10 @@ def test_canned_reports(demo_dir: Path) -> None:
     assert {r["year"] for r in yoy} == {2024}
     alerts = json.loads(run_cli(*base[:1], "alerts", *base[1:], env=env).stdout)
     surge = next(a for a in alerts if a["rule"] == "surge")
-    assert surge["level"] == "critical" and json.loads(surge["evidence"])["threshold"] == 20
+    # LV-BY-02's own floors (reference data): 12 attempts, 30 persons an hour.
+    evidence = json.loads(surge["evidence"])
+    assert surge["level"] == "critical" and evidence["threshold"] == 12
+    assert evidence["persons_threshold"] == 30 and surge["playbook"] == "border_guard_reinforcement"
 
 
 def test_running_the_demo_again_is_safe(demo_dir: Path) -> None:
@@ -231,7 +234,7 @@ def test_running_the_demo_again_is_safe(demo_dir: Path) -> None:
         str(demo_dir.parent),
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert sql(demo_dir, "SELECT count() AS n FROM events") == [{"n": 2291}]
+    assert sql(demo_dir, "SELECT count() AS n FROM events") == [{"n": 2281}]
 
 
 def test_demo_refuses_to_wipe_a_foreign_directory(tmp_path: Path) -> None:
@@ -249,14 +252,14 @@ def test_verify_passes_then_fails_after_a_history_row_is_tampered_with(
     env = clean_env(**topic_env(worker.prefix), MARCHWARDEN_TOKEN=TOKENS("admin"))
     sent = run_cli("simulate", "--scenario", "smoke", "--broker", f"kafka://{bootstrap}", env=env)
     assert sent.returncode == 0, sent.stderr[-2000:]
-    wait_until(lambda: worker.get("/health")["accepted"] == 2291, 60, "the scenario processed")
+    wait_until(lambda: worker.get("/health")["accepted"] == 2281, 60, "the scenario processed")
 
     ok = run_cli("verify", "--url", worker.url, env=env)
     assert ok.returncode == 0 and "verified" in ok.stdout, ok.stdout + ok.stderr
 
     replayed = run_cli("replay", "--url", worker.url, env=env)
     assert (
-        replayed.returncode == 0 and "rebuilt its live tables from 2,291 events" in replayed.stdout
+        replayed.returncode == 0 and "rebuilt its live tables from 2,281 events" in replayed.stdout
     )
     assert run_cli("verify", "--url", worker.url, env=env).returncode == 0
 

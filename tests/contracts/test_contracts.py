@@ -179,7 +179,7 @@ def test_operator_command_contract() -> None:
     bad = dict(good, command="delete")
     rejected = decode_command(encode(bad))
     assert isinstance(rejected, Rejection)
-    assert "command: Input should be 'acknowledge', 'resolve' or 'annotate'" in rejected.reason
+    assert "command: Input should be 'acknowledge', 'resolve', 'annotate'," in rejected.reason
 
 
 def test_alert_state_round_trips() -> None:
@@ -187,6 +187,7 @@ def test_alert_state_round_trips() -> None:
         {
             "alert_id": "surge.LT-BY-01.1",
             "rule": "surge",
+            "playbook": "border_guard_reinforcement",
             "level": "high",
             "status": "raised",
             "section_id": "LT-BY-01",

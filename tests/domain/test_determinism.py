@@ -26,9 +26,10 @@ from tests.support.replay import (
 REPLAYED_AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()
 HOUR = 3600.0
 # What the window must give (ids, levels, resolve times and counts are a function of the
-# events): Kaliningrad resolves at its clear, not at its expiry two days later; the staging
-# indicator expires; the surge resolves an hour after its count fell, with the attempts of
-# that hour.
+# events): Kaliningrad (military movement: counter-mobility) resolves at its clear, not at its
+# expiry two days later; the migrant-staging indicator calls for border guards, not for
+# equipment, and expires; the surge is raised on LV-BY-02's own floors (12 attempts or 30
+# people an hour) and resolves an hour after both fell, with the attempts of that hour.
 EXPECTED = [
     ("move_equipment_to_arteries.LT-RU-01.1", 1, "raised", "high", "2024-07-16T03:40:00Z", None),
     (
@@ -47,12 +48,13 @@ EXPECTED = [
         "2024-07-17T18:00:00Z",
         None,
     ),
-    ("move_equipment_to_arteries.LV-BY-02.1", 1, "raised", "high", "2024-07-18T14:30:00Z", None),
-    ("move_equipment_to_arteries.LV-BY-02.1", 2, "resolved", "high", "2024-07-19T14:30:00Z", None),
-    ("surge.LV-BY-02.1", 1, "raised", "medium", "2024-07-18T20:52:05Z", 20),
-    ("surge.LV-BY-02.1", 2, "escalated", "high", "2024-07-18T21:25:52Z", 40),
-    ("surge.LV-BY-02.1", 3, "escalated", "critical", "2024-07-18T22:32:13Z", 80),
-    ("surge.LV-BY-02.1", 4, "resolved", "critical", "2024-07-19T01:25:00Z", 5),
+    ("reinforce_section.LV-BY-02.1", 1, "raised", "medium", "2024-07-18T08:00:00Z", None),
+    ("reinforce_section.LV-BY-02.1", 2, "escalated", "high", "2024-07-18T14:30:00Z", None),
+    ("reinforce_section.LV-BY-02.1", 3, "resolved", "high", "2024-07-19T14:30:00Z", None),
+    ("surge.LV-BY-02.1", 1, "raised", "medium", "2024-07-18T20:27:28Z", 9),
+    ("surge.LV-BY-02.1", 2, "escalated", "high", "2024-07-18T20:52:05Z", 18),
+    ("surge.LV-BY-02.1", 3, "escalated", "critical", "2024-07-18T21:30:44Z", 40),
+    ("surge.LV-BY-02.1", 4, "resolved", "critical", "2024-07-19T02:05:00Z", 0),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from datetime import timedelta
 
@@ -13,6 +14,12 @@ from tests.domain.factories import COMMANDS_TOPIC, T0, command_doc, encode
 
 SECTION = "LT-BY-01"
 MIN = timedelta(minutes=1)
+
+
+@pytest.fixture
+def engine_factory(engine_factory, uniform_reference):
+    """The settings' floors on every section: 20 attempts an hour is the threshold here."""
+    return functools.partial(engine_factory, data=uniform_reference)
 
 
 @pytest.fixture

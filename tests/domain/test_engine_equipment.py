@@ -81,12 +81,45 @@ def test_same_indicator_going_critical_escalates_and_replans(harness, reference)
     assert reserved_of(harness) == draws_of(escalated)
 
 
-def test_lower_or_equal_update_does_not_escalate(harness) -> None:
-    harness.indicator(SECTION, T0, level="critical", indicator_id="ind-armour")
+def test_same_level_update_changes_nothing(harness) -> None:
+    harness.indicator(SECTION, T0, level="high", indicator_id="ind-armour")
     harness.alerts()
     harness.indicator(SECTION, T0 + MIN, level="high", indicator_id="ind-armour")
-    harness.indicator(SECTION, T0 + 2 * MIN, level="high", indicator_id="ind-other")
     assert harness.alerts() == []
+
+
+def test_a_lower_update_de_escalates_and_gives_stock_back(harness, reference) -> None:
+    harness.indicator(SECTION, T0, level="critical", indicator_id="ind-armour")
+    (raised,) = harness.alerts()
+    harness.indicator(SECTION, T0 + MIN, level="high", indicator_id="ind-armour")
+    (lowered,) = harness.alerts()
+
+    assert lowered.alert_id == raised.alert_id
+    assert (lowered.level, lowered.status, lowered.version) == ("high", "raised", 2)
+    assert lowered.recommendation is not None
+    assert lowered.recommendation.plan_version == 2
+    assert lowered.recommendation.changes[0] == "level down from critical to high"
+    for plan in lowered.recommendation.arteries:
+        requirement = reference.artery(plan.artery_id).blocking_requirement.as_tuple()
+        assert counts_of(plan.required) == requirement
+    assert reserved_of(harness) == draws_of(lowered)
+
+
+def test_a_second_indicator_adding_a_section_replans(harness, reference) -> None:
+    harness.indicator(SECTION, T0, level="high", indicator_id="ind-armour")
+    (raised,) = harness.alerts()
+    harness.indicator(
+        SECTION, T0 + MIN, level="high", indicator_id="ind-bridge", extra_section_ids=[NEIGHBOUR]
+    )
+    (replanned,) = harness.alerts()
+
+    assert replanned.alert_id == raised.alert_id and replanned.version == 2
+    assert replanned.evidence.indicator_ids == ["ind-armour", "ind-bridge"]
+    assert replanned.evidence.sections == [SECTION, NEIGHBOUR]
+    changes = replanned.recommendation.changes  # type: ignore[union-attr]
+    assert changes[:2] == [f"now also covers {NEIGHBOUR}", "indicator ind-bridge lit"]
+    expected = sorted({a.id for s in (SECTION, NEIGHBOUR) for a in reference.arteries_serving(s)})
+    assert [p.artery_id for p in replanned.recommendation.arteries] == expected  # type: ignore[union-attr]
 
 
 def test_cleared_indicator_resolves_the_alert_and_returns_the_stock(harness) -> None:
@@ -101,7 +134,7 @@ def test_cleared_indicator_resolves_the_alert_and_returns_the_stock(harness) -> 
     assert (resolved.status, resolved.version) == ("resolved", 2)
     assert resolved.evidence.indicator_ids == []
     assert reserved_of(harness) == {}
-    assert harness.engine.ledger.by_alert == {}
+    assert harness.engine.ledger.claimed_by(raised.alert_id) == []
 
 
 def test_a_stale_clear_does_not_resolve(harness) -> None:
@@ -145,27 +178,58 @@ def test_indicator_lit_again_after_resolution_opens_a_new_episode(harness) -> No
 def test_alerts_on_sections_sharing_parks_never_overdraw_the_stock(harness, reference) -> None:
     for i, section in enumerate((SECTION, NEIGHBOUR, "LT-BY-02", "LT-BY-01")):
         harness.indicator(section, T0 + i * MIN, level="critical")
-    alerts = harness.alerts()
+    latest: dict[str, AlertState] = {}
+    for alert in harness.alerts():
+        latest[alert.alert_id] = alert
+    alerts = list(latest.values())
 
     assert sorted(a.section_id for a in alerts) == ["LT-BY-01", "LT-BY-02", SECTION, NEIGHBOUR]
-    assert reserved_of(harness) == draws_of(*alerts)
+    # One plan per artery: a shared artery appears in several alerts but is held once.
+    plans = {p.artery_id: p for a in alerts for p in a.recommendation.arteries}  # type: ignore[union-attr]
+    held: dict[str, tuple[int, ...]] = defaultdict(lambda: ZERO)
+    for plan in plans.values():
+        for draw in plan.draws:
+            held[draw.park_id] = tuple(
+                a + b for a, b in zip(held[draw.park_id], counts_of(draw.equipment), strict=True)
+            )
+    assert reserved_of(harness) == dict(held)
+    shared = plans["LT-R-SVENCIONYS"]
+    assert shared.needed_by == [
+        f"move_equipment_to_arteries.{SECTION}.1",
+        f"move_equipment_to_arteries.{NEIGHBOUR}.1",
+    ]
     for park_id, reserved in harness.engine.ledger.reserved.items():
         stock = reference.park(park_id).stock.as_tuple()
         assert all(r <= s for r, s in zip(reserved, stock, strict=True)), park_id
 
 
-def test_operator_resolution_returns_the_stock_and_latches_the_rule(harness) -> None:
+def test_operator_resolution_keeps_the_stock_and_a_worse_threat_re_arms(harness) -> None:
     harness.indicator(SECTION, T0, level="high", indicator_id="ind-armour")
     (raised,) = harness.alerts()
+    held = reserved_of(harness)
 
     harness.command(raised.alert_id, "resolve", issued_at=T0 + MIN)
-    assert [a.status for a in harness.engine.drain().alerts] == ["resolved"]
-    assert reserved_of(harness) == {}
+    (resolved,) = harness.engine.drain().alerts
+    assert resolved.status == "resolved" and not resolved.changed_by.startswith("rule:")
+    # The indicator is still lit: what was promised to it stays promised.
+    assert reserved_of(harness) == held
 
-    # Still lit: the rule stays quiet until the indicator clears once.
-    harness.indicator(SECTION, T0 + 2 * MIN, level="critical", indicator_id="ind-armour")
+    # Same level: quiet (the operator saw it); worse: a new alert that points back.
+    harness.indicator(SECTION, T0 + 2 * MIN, level="high", indicator_id="ind-armour")
     assert harness.alerts() == []
-    assert reserved_of(harness) == {}
+    harness.indicator(SECTION, T0 + 3 * MIN, level="critical", indicator_id="ind-armour")
+    out = harness.alerts()
+    handed_over, again = out
+    assert (handed_over.alert_id, handed_over.status) == (raised.alert_id, "resolved")
+    assert handed_over.recommendation.changes == [  # type: ignore[union-attr]
+        f"equipment handed over to move_equipment_to_arteries.{SECTION}.2"
+    ]
+    assert again.alert_id == f"move_equipment_to_arteries.{SECTION}.2"
+    assert (again.level, again.status) == ("critical", "raised")
+    assert again.evidence.previous_alert_id == raised.alert_id
+    assert again.evidence.previous_alert_level == "high"
+    assert any("re-armed: worsened to critical" in e for e in again.evidence.explanation)
+    assert reserved_of(harness) == draws_of(again)
 
 
 def test_an_indicator_expires_on_its_own_sections_clock(engine_factory) -> None:

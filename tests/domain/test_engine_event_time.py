@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import timedelta
+
+import pytest
 
 from marchwarden.picture.engine import Record
 from tests.domain.factories import T0, event_doc
@@ -12,7 +15,13 @@ HOUR = timedelta(hours=1)
 MIN = timedelta(minutes=1)
 DAY = timedelta(days=1)
 REPLAY_WALL = T0 + 400 * DAY  # the events are history: replayed long after they happened
-SECTION = "LV-BY-02"  # prior ~10 attempts a day: the 20-attempt floor is the threshold
+SECTION = "LV-BY-02"  # a small prior: the 20-attempt floor is the threshold (below)
+
+
+@pytest.fixture
+def engine_factory(engine_factory, uniform_reference):
+    """The settings' floors on every section: 20 attempts an hour is the threshold here."""
+    return functools.partial(engine_factory, data=uniform_reference)
 
 
 def records(topic: str, partition: int, *docs: dict) -> list[Record]:

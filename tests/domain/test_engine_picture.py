@@ -8,7 +8,7 @@ import pytest
 
 from tests.domain.factories import T0, event_doc
 
-SECTION = "LT-BY-01"  # prior 0.5 attempts/day
+SECTION = "LT-BY-01"  # prior 0.2 attempts (reports) a day
 MIN = timedelta(minutes=1)
 
 
@@ -38,24 +38,31 @@ def test_picture_of_a_busy_section(harness) -> None:
     assert section["counts"]["24h"]["attempts"] == 21
     assert section["counts"]["7d"]["attempts"] == 21
 
-    prior = 0.5 / 24
+    prior = 0.2 / 24
     mean = (1 + prior * (28 * 24 - 3)) / (28 * 24)
     assert section["baseline"]["observed_hours"] == 3
     assert section["baseline"]["hourly_mean"] == pytest.approx(mean, abs=1e-4)
     assert section["baseline"]["method"] == "3 h observed, rest from the section's prior estimate"
-    assert section["surge_threshold"] == 20.0
+    # The section's own floors (reference data): 8 attempts or 20 persons an hour.
+    assert section["surge_threshold"] == 8.0
+    assert section["surge_persons_threshold"] == 20.0
     assert section["surge_ratio"] == pytest.approx(20 / mean, rel=1e-3)
+    assert section["last_report_at"] == (T0 + timedelta(seconds=380)).isoformat()
+    assert section["silent_for_s"] == 0.0
 
     assert [i["indicator_id"] for i in section["indicators"]] == ["ind-doubt"]
     # critical at confidence 0.3 counts as high, above the medium surge.
     assert section["threat_level"] == "high"
-    assert section["threat_reasons"] == [
-        "indicator ind-doubt (migrant_staging) lit at critical, confidence 0.30",
-        "surge: 20 attempts in the last hour against a threshold of 20",
-    ]
-    assert [(a["rule"], a["status"]) for a in section["open_alerts"]] == [
-        ("move_equipment_to_arteries", "raised"),
-        ("surge", "raised"),
+    indicator_reason, surge_reason = section["threat_reasons"]
+    assert (
+        indicator_reason == "indicator ind-doubt (migrant_staging) lit at critical, confidence 0.30"
+    )
+    assert surge_reason.startswith("surge: 20 attempts in the last hour against a threshold of 8 ")
+    assert "40 persons in the last hour against a threshold of 20" in surge_reason
+    # Migrants staging call for border guards, not for dragon's teeth.
+    assert [(a["rule"], a["playbook"], a["status"]) for a in section["open_alerts"]] == [
+        ("reinforce_section", "border_guard_reinforcement", "raised"),
+        ("surge", "border_guard_reinforcement", "escalated"),
     ]
     assert picture["stats"] == {"accepted": 23, "duplicates": 0, "late": 0, "rejected": 0}
 
@@ -100,7 +107,7 @@ def test_baseline_history_starts_at_the_earliest_accepted_event(harness) -> None
     baseline = harness.section_picture(SECTION)["baseline"]
 
     # What rebuild_engine computes from history (history_start = min(occurred_at)).
-    prior = 0.5 / 24
+    prior = 0.2 / 24
     assert baseline["observed_hours"] == 5
     assert baseline["hourly_mean"] == pytest.approx(
         (1 + prior * (28 * 24 - 5)) / (28 * 24), abs=5e-5

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
+
+import pytest
 
 from tests.domain.factories import T0, event_doc
 
-# Prior 0.5 attempts/day: the baseline is tiny, so the 20-attempt minimum is the threshold.
+# Prior 0.2 reports a day: the baseline is tiny, so the 20-attempt floor is the threshold.
 SECTION = "LT-BY-01"
 OTHER = "PL-BY-02"
 MIN = timedelta(minutes=1)
+
+
+@pytest.fixture
+def engine_factory(engine_factory, uniform_reference):
+    """The settings' floors on every section: 20 attempts an hour is the threshold here."""
+    return functools.partial(engine_factory, data=uniform_reference)
 
 
 def test_twenty_attempts_in_an_hour_raise_a_medium_surge(harness) -> None:

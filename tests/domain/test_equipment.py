@@ -99,24 +99,24 @@ def test_fresh_stock_covers_one_section_without_shortfall(ledger: StockLedger) -
     (plan,) = rec.arteries
     assert counts_of(plan.shortfall) == ZERO
     assert "stock short" not in rec.summary
-    # Druskininkai has only 5 roadblocks, so the next park (Varena, also 0 km) tops up.
-    assert [d.park_id for d in plan.draws] == ["LT-P-DRUSKININKAI", "LT-P-VARENA"]
+    # Druskininkai (10 km by road from the A4 crossing) has only 5 roadblocks, so the next
+    # park to arrive tops up: Lazdijai, across country, before Varena, 60 km up the A4.
+    assert [d.park_id for d in plan.draws] == ["LT-P-DRUSKININKAI", "LT-P-LAZDIJAI"]
 
 
 @pytest.mark.parametrize("section", ["LT-BY-01", "LV-BY-01", "EE-RU-02", "PL-BY-03"])
-def test_travel_time_is_loading_plus_detoured_road_distance(
+def test_travel_time_is_loading_plus_road_distance_to_the_blocking_point(
     ledger: StockLedger, reference: ReferenceData, section: str
 ) -> None:
-    rules = RuleSettings(road_speed_kmh=40.0, loading_minutes=45.0)
+    rules = RuleSettings(road_speed_kmh=40.0, loading_minutes=45.0, road_factor=1.5)
     rec = allocate(ledger, f"a.{section}.1", section, "critical", rules)
     for plan in rec.arteries:
-        exact = {
-            p.id: d for p, d in reference.parks_by_distance_to(plan.artery_id, plan.artery_id[:2])
-        }
+        artery = reference.artery(plan.artery_id)
         for draw in plan.draws:
-            distance = exact[draw.park_id]
-            assert draw.distance_km == round(distance, 1)
-            assert draw.travel_minutes == pytest.approx(45.0 + distance * 1.3 / 40.0 * 60, abs=0.05)
+            access, along = artery.route_from(reference.park(draw.park_id).location)
+            road = (access + along) * 1.5
+            assert draw.distance_km == round(road, 1)
+            assert draw.travel_minutes == pytest.approx(45.0 + road / 40.0 * 60, abs=0.05)
 
 
 def test_competing_alerts_never_promise_more_than_the_stock(

@@ -27,7 +27,14 @@ PLAN = Recommendation(summary="Block LT-A4", road_speed_kmh=50.0)
 def alert_factory() -> Callable[..., AlertState]:
     def make(level: str = "medium", **changes: object) -> AlertState:
         alert = raise_alert(
-            "surge", "LT-BY-01", 1, level, T0, AlertEvidence(attempts_last_hour=20), PLAN
+            "surge",
+            "LT-BY-01",
+            1,
+            level,
+            T0,
+            AlertEvidence(attempts_last_hour=20),
+            PLAN,
+            playbook="border_guard_reinforcement",
         )
         return alert.model_copy(update=changes) if changes else alert
 
@@ -147,7 +154,7 @@ def test_annotate_adds_a_note_without_changing_the_status(alert_factory) -> None
     alert = alert_factory()
     command = OperatorCommand(
         command_id="c-9",
-        schema_version=2,
+        schema_version=3,
         command="annotate",
         alert_id=alert.alert_id,
         operator_id="op-3",

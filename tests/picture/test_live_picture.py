@@ -44,15 +44,16 @@ def statuses(reader: TopicReader, alert_id: str) -> list[tuple[str, str]]:
 async def test_surge_is_raised_escalated_and_resolved(worker_factory: WorkerFactory) -> None:
     worker = worker_factory()
     t0 = now() - timedelta(hours=4)
+    # PL-BY-02's floor is 20 attempts an hour (reference data).
     async with TopicReader(worker.bootstrap, worker.topic("ops.alerts")) as alerts:
         burst = [
-            event("crossing_attempt", "LT-BY-02", t0 + timedelta(seconds=i)) for i in range(25)
+            event("crossing_attempt", "PL-BY-02", t0 + timedelta(seconds=i)) for i in range(25)
         ]
         await produce_events(worker, burst)
         raised = await alerts.wait_for(lambda _: alerts_of(alerts, "surge"), 20, "surge raised")
         first = raised[0]
         assert (first["alert_id"], first["status"], first["level"]) == (
-            "surge.LT-BY-02.1",
+            "surge.PL-BY-02.1",
             "raised",
             "medium",
         )
@@ -61,35 +62,35 @@ async def test_surge_is_raised_escalated_and_resolved(worker_factory: WorkerFact
         assert set(first["evidence"]["event_ids"]) <= {e["event_id"] for e in burst}
 
         more = [
-            event("crossing_attempt", "LT-BY-02", t0 + timedelta(seconds=100 + i))
+            event("crossing_attempt", "PL-BY-02", t0 + timedelta(seconds=100 + i))
             for i in range(20)
         ]
         await produce_events(worker, more)
         await alerts.wait_for(
-            lambda _: ("escalated", "high") in statuses(alerts, "surge.LT-BY-02.1"),
+            lambda _: ("escalated", "high") in statuses(alerts, "surge.PL-BY-02.1"),
             20,
             "escalation to high",
         )
         # Quiet for two hours of event time: two single attempts move the section's clock.
         await produce_events(
-            worker, [event("crossing_attempt", "LT-BY-02", t0 + timedelta(hours=1, minutes=30))]
+            worker, [event("crossing_attempt", "PL-BY-02", t0 + timedelta(hours=1, minutes=30))]
         )
         await produce_events(
-            worker, [event("crossing_attempt", "LT-BY-02", t0 + timedelta(hours=2, minutes=40))]
+            worker, [event("crossing_attempt", "PL-BY-02", t0 + timedelta(hours=2, minutes=40))]
         )
         await alerts.wait_for(
-            lambda _: any(s == "resolved" for s, _ in statuses(alerts, "surge.LT-BY-02.1")),
+            lambda _: any(s == "resolved" for s, _ in statuses(alerts, "surge.PL-BY-02.1")),
             20,
             "resolution",
         )
-        history = statuses(alerts, "surge.LT-BY-02.1")
+        history = statuses(alerts, "surge.PL-BY-02.1")
         assert [s for s, _ in history] == ["raised", "escalated", "resolved"], history
         assert len({a["alert_id"] for a in alerts_of(alerts, "surge")}) == 1, (
             "escalation never re-raises"
         )
     await await_until(
         lambda: (
-            worker.sql("SELECT count() FROM alerts WHERE alert_id = 'surge.LT-BY-02.1'") == [[3]]
+            worker.sql("SELECT count() FROM alerts WHERE alert_id = 'surge.PL-BY-02.1'") == [[3]]
         ),
         20,
         "three alert states in history",

@@ -15,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from marchwarden.reference import (
+    DATA_FILES,
     Artery,
     EquipmentCounts,
     LineString,
@@ -28,6 +29,7 @@ from marchwarden.reference import (
     line_length_km,
     load_reference,
 )
+from marchwarden.reference.geo import locate_on_linestring_km
 
 DATA_DIR = Path(str(resources.files("marchwarden.reference") / "data"))
 
@@ -38,8 +40,8 @@ KAUNAS = Point(lat=54.8985, lon=23.9036)
 def _raw() -> dict[str, Any]:
     """The shipped data as plain dicts, ready for ReferenceData.model_validate."""
     out: dict[str, Any] = {}
-    for field in ("sections", "parks", "arteries"):
-        doc = json.loads((DATA_DIR / f"{field}.json").read_text(encoding="utf-8"))
+    for field, fname in DATA_FILES.items():
+        doc = json.loads((DATA_DIR / fname).read_text(encoding="utf-8"))
         out["version"] = doc["version"]
         out[field] = doc["items"]
     return out
@@ -50,16 +52,16 @@ def _raw() -> dict[str, Any]:
 
 def test_shipped_data_loads_and_is_cached() -> None:
     data = load_reference()
-    assert data.version == "2026.11.1"
+    assert data.version == "2026.11.2"
     assert load_reference() is data
     assert data.sections and data.parks and data.arteries
 
 
 def test_envelopes_are_consistent() -> None:
-    for fname in ("sections.json", "parks.json", "arteries.json"):
+    for fname in DATA_FILES.values():
         doc = json.loads((DATA_DIR / fname).read_text(encoding="utf-8"))
         assert set(doc) == {"version", "approximate", "note", "items"}
-        assert doc["version"] == "2026.11.1"
+        assert doc["version"] == "2026.11.2"
         assert doc["approximate"] is True
         assert doc["note"]
 
@@ -116,19 +118,39 @@ def test_sections_are_contiguous_per_border_pair() -> None:
 
 
 def test_expected_attempts_calibration() -> None:
+    """The public figures count people: the persons prior is calibrated to them, and the
+    report prior is the persons prior over the mean group of 2.5."""
     data = load_reference()
     per_country: dict[str, float] = {}
     for s in data.sections:
-        assert s.expected_attempts_per_day >= 0
+        assert s.expected_persons_per_day >= 0
+        assert s.expected_attempts_per_day == pytest.approx(
+            s.expected_persons_per_day / 2.5, abs=1e-3
+        )
         if s.neighbour == "BY":
-            per_country[s.country] = per_country.get(s.country, 0.0) + s.expected_attempts_per_day
+            per_country[s.country] = per_country.get(s.country, 0.0) + s.expected_persons_per_day
         else:
-            assert s.expected_attempts_per_day <= 1.0, s.id
-    # 1 Jan - 26 Jul 2024 = 208 days: LT ~350 turn-backs, LV >3,000, PL ~21,000 attempts
+            assert s.expected_persons_per_day <= 1.0, s.id
+    # 1 Jan - 26 Jul 2024 = 208 days: LT ~350 turned back, LV >3,000, PL ~21,000 attempts
     assert per_country["LT"] == pytest.approx(350 / 208, rel=0.1)
     assert per_country["LV"] == pytest.approx(3000 / 208, rel=0.1)
     assert per_country["PL"] == pytest.approx(21000 / 208, rel=0.1)
     assert per_country["PL"] > per_country["LV"] > per_country["LT"]
+
+
+def test_quiet_sections_have_low_surge_floors_and_every_section_a_cadence() -> None:
+    data = load_reference()
+    for s in data.sections:
+        assert s.surge_floor_attempts and s.surge_floor_persons and s.surge_baseline_factor
+        assert s.surge_floor_persons >= s.surge_floor_attempts
+        assert s.expected_cadence_minutes >= 30
+    busiest = data.section("PL-BY-02")
+    for s in data.sections:
+        if s.neighbour == "RU":
+            # A Russian-border section sees a few people a month: 20 attempts an hour
+            # (the busiest section's floor) would never happen there.
+            assert s.surge_floor_attempts < busiest.surge_floor_attempts / 2  # type: ignore[operator]
+            assert s.surge_floor_persons < busiest.surge_floor_persons / 2  # type: ignore[operator]
 
 
 def test_lithuania_has_27_parks_including_pabrade() -> None:
@@ -282,7 +304,7 @@ def test_extra_fields_forbidden_and_models_frozen() -> None:
 
 
 def test_load_from_directory_and_version_mismatch(tmp_path: Path) -> None:
-    for fname in ("sections.json", "parks.json", "arteries.json"):
+    for fname in DATA_FILES.values():
         shutil.copy(DATA_DIR / fname, tmp_path / fname)
     data = load_reference(tmp_path)
     assert data.version == load_reference().version
@@ -380,3 +402,88 @@ def test_parks_by_distance_country_filter_and_id() -> None:
     assert data.parks_by_distance_to(data.artery("LT-A3"), country="LT") == ranked
     nearest_pl = data.parks_by_distance_to("PL-A2", country="PL")[0][0]
     assert nearest_pl.id == "PL-P-BIALA-PODLASKA"
+
+
+# --- arteries: blocking points and roads that must stay open ----------------------------
+
+
+def test_every_artery_has_a_blocking_point_at_its_border_end() -> None:
+    data = load_reference()
+    for a in data.arteries:
+        assert distance_point_to_linestring_km(a.blocking_point, a.geometry) <= 2.0, a.id
+        assert haversine_km(a.blocking_point, a.geometry.end) <= 10.0, a.id
+        assert haversine_km(a.blocking_point, a.geometry.end) < haversine_km(
+            a.blocking_point, a.geometry.start
+        ), a.id
+        border = min(
+            distance_point_to_linestring_km(a.blocking_point, data.section(s).geometry)
+            for s in a.serves_sections
+        )
+        # Section lines are rough (a few vertices); the blocking point is at the crossing.
+        assert border < 15.0, (a.id, border)
+
+
+def test_via_baltica_to_the_internal_lithuanian_crossing_is_never_closed() -> None:
+    data = load_reference()
+    s61 = data.artery("PL-S61")
+    assert not s61.closable
+    assert s61.keep_open_reason and "Budzisko" in s61.keep_open_reason
+    budzisko = Point(lat=54.38, lon=22.96)
+    assert haversine_km(s61.blocking_point, budzisko) < 3.0
+    for sid in s61.serves_sections:
+        assert s61 not in data.arteries_serving(sid)
+        assert s61 in data.arteries_serving(sid, keep_open=True)
+        assert data.arteries_serving(sid), sid  # still blockable by another road
+
+
+def test_roads_named_after_the_crossings_they_reach() -> None:
+    data = load_reference()
+    a15 = data.artery("LT-A15")
+    assert "Šumskas" not in a15.name and "Šalčininkai" in a15.name
+    # The A15 crosses at Šalčininkai-Benyakoni, south of Šalčininkai.
+    assert haversine_km(a15.blocking_point, Point(lat=54.265, lon=25.37)) < 3.0
+    eisiskes = data.artery("LT-R-EISISKES")
+    assert "Dieveniškės" not in eisiskes.name
+    # Its border end lies south of Eišiškės, not in the Dieveniškės bulge 40 km east.
+    assert haversine_km(eisiskes.blocking_point, Point(lat=54.17, lon=24.99)) < 10.0
+    koidula = data.artery("EE-R-KOIDULA")
+    assert haversine_km(koidula.blocking_point, Point(lat=57.833, lon=27.585)) < 3.0
+
+
+def test_a_blocking_point_off_the_road_or_inland_is_rejected() -> None:
+    raw = _raw()
+    raw["arteries"][0]["blocking_point"] = {"lat": 54.0, "lon": 24.5}
+    with pytest.raises(ValidationError, match="off the road"):
+        ReferenceData.model_validate(raw)
+    raw = _raw()
+    start = raw["arteries"][0]["geometry"]["coordinates"][0]
+    raw["arteries"][0]["blocking_point"] = {"lat": start[1], "lon": start[0]}
+    with pytest.raises(ValidationError, match="from the border end"):
+        ReferenceData.model_validate(raw)
+
+
+def test_a_section_served_only_by_keep_open_roads_is_rejected() -> None:
+    raw = _raw()
+    for a in raw["arteries"]:
+        if "PL-RU-02" in a["serves_sections"] and a["id"] != "PL-S61":
+            a["serves_sections"] = [s for s in a["serves_sections"] if s != "PL-RU-02"]
+    raw["arteries"] = [a for a in raw["arteries"] if a["serves_sections"]]
+    with pytest.raises(ValidationError, match="only by roads that must stay open: PL-RU-02"):
+        ReferenceData.model_validate(raw)
+
+
+def test_a_keep_open_road_needs_its_reason() -> None:
+    raw = _raw()
+    s61 = next(a for a in raw["arteries"] if a["id"] == "PL-S61")
+    del s61["keep_open_reason"]
+    with pytest.raises(ValidationError, match="keep_open_reason"):
+        ReferenceData.model_validate(raw)
+
+
+def test_locate_on_linestring() -> None:
+    line = LineString(coordinates=((25.0, 54.0), (25.0, 55.0), (26.0, 55.0)))
+    distance, along = locate_on_linestring_km(Point(lat=54.5, lon=24.9), line)
+    assert distance == pytest.approx(111.32 * math.cos(math.radians(54.5)) * 0.1, rel=0.01)
+    assert along == pytest.approx(111.19 / 2, abs=0.2)
+    _, along_end = locate_on_linestring_km(Point(lat=55.0, lon=26.0), line)
+    assert along_end == pytest.approx(line_length_km(line), rel=1e-6)

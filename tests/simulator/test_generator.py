@@ -67,9 +67,11 @@ def test_calibration_targets_cover_the_published_figures() -> None:
 # 1 January to 26 July 2024 (stated); the 2021 report was published on Wednesday
 # 25 August 2021 (the day the North Atlantic Council decided to send the team; "on Tuesday
 # alone ..."), so its "this year" figures are year to date up to 24 August 2021, not full
-# years. Persons or reports: "turned away ~350 migrants", "people who illegally crossed",
-# "detained migrants" and "people not admitted" count people; "attempts to cross" and "such
-# cases" count reported attempts (events). Days are the reporting country's local days.
+# years. Persons or reports: every figure counts people. "Turned away ~350 migrants",
+# "people who illegally crossed", "detained migrants" and "people not admitted" say so; the
+# "attempts to cross" and "such cases" of the Latvian and Polish border guards are their
+# statistics of people trying to cross (a group of five is five attempts), not of reports
+# (issue 11 point 8; docs/design-notes.md). Days are the reporting country's local days.
 ARTICLE_2024 = "The Dispatch / LRT, 'Latvia asks Lithuania's assistance ...', late July 2024"
 ARTICLE_2021 = "'NATO sends team to Lithuania to counter hybrid threats', 25 August 2021"
 YTD_2021 = (date(2021, 1, 1), date(2021, 8, 24))
@@ -113,11 +115,11 @@ PUBLISHED: tuple[PublishedFigure, ...] = (
     ),
     PublishedFigure(
         "lv_by_attempts_2024", "Latvia recorded over 3,000 attempts to cross the border",
-        ARTICLE_2024, "LV", "BY", "crossing_attempt", "events", JAN_JUL_2024, *over(3_000),
+        ARTICLE_2024, "LV", "BY", "crossing_attempt", "persons", JAN_JUL_2024, *over(3_000),
     ),
     PublishedFigure(
         "pl_by_attempts_2024", "Poland recorded 21,000 such cases",
-        ARTICLE_2024, "PL", "BY", "crossing_attempt", "events", JAN_JUL_2024, *around(21_000),
+        ARTICLE_2024, "PL", "BY", "crossing_attempt", "persons", JAN_JUL_2024, *around(21_000),
     ),
     PublishedFigure(
         "lt_by_crossed_2021_ytd",
@@ -135,13 +137,9 @@ PUBLISHED: tuple[PublishedFigure, ...] = (
         ARTICLE_2021, "LT", None, "turn_back", "persons", YTD_2021, *over(1_500),
     ),
 )  # fmt: skip
-YTD_2021_UNMET = {
-    "lt_not_admitted_2021_ytd": (
-        "issue 11 point 8: the 2021 report's figures are year to date at 25 August 2021, but "
-        "the scenario spreads its 1,540 turn-backs over August-December 2021 (a full-year "
-        "reading), so by 24 August it has turned back about a fifth of them"
-    ),
-}
+# Figures the scenario does not meet yet (an xfail each, strict): none since issue 11 point 8
+# put the 2021 streams at the article's date.
+YTD_2021_UNMET: dict[str, str] = {}
 
 
 def measured(a: Analysis, figure: PublishedFigure) -> int:
@@ -262,7 +260,8 @@ def test_events_are_sorted_by_event_time(name: str, request: pytest.FixtureReque
 
 
 def test_sizes_of_the_runs(baltic: Analysis, smoke: Analysis) -> None:
-    assert 100_000 < baltic.count < 250_000
+    # Attempt quotas count people (about 2.5 a report), hence ~79k events, not ~150k.
+    assert 60_000 < baltic.count < 250_000
     assert 2_000 <= smoke.count <= 5_000
     assert len(generate("baltic-2024")) == baltic.count
 
@@ -321,7 +320,9 @@ def test_scripted_surge_reaches_critical(name: str) -> None:
     assert surge.total >= 100
 
 
-@pytest.mark.parametrize("name", ["baltic", "smoke"])
+# baltic-2024's background clusters, so it surges without a script in crises
+# (test_clustered_background.py); the unclustered smoke scenario does not.
+@pytest.mark.parametrize("name", ["smoke"])
 def test_no_other_surges(name: str, request: pytest.FixtureRequest) -> None:
     """Outside the scripted episode no 60-minute window reaches the surge threshold."""
     a: Analysis = request.getfixturevalue(name)

@@ -32,7 +32,7 @@ def test_schemas_command_writes_every_contract(tmp_path: Path) -> None:
     result = run("schemas", "--out", str(tmp_path))
     assert result.returncode == 0
     names = sorted(p.name for p in tmp_path.glob("*.json"))
-    assert "crossing_attempt.v1.json" in names and "alert.v2.json" in names
+    assert "crossing_attempt.v1.json" in names and "alert.v3.json" in names
 
 
 def test_settings_come_from_the_environment_and_flags_override(monkeypatch) -> None:  # type: ignore[no-untyped-def]

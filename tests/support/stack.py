@@ -319,6 +319,8 @@ def event(
         base.update(persons=1, outcome="prevented")
     elif event_type == "turn_back":
         base.update(persons=1)
+    elif event_type == "sensor_heartbeat":
+        base.update(sensor_id=f"{section_id}-thermal-1")
     else:
         # Indicators are at schema version 2 (share_with); GREEN unless a test is about TLP.
         base.update(
@@ -338,6 +340,7 @@ TOPIC_OF = {
     "crossing_attempt": "border.crossings",
     "turn_back": "border.turnbacks",
     "indicator": "intel.indicators",
+    "sensor_heartbeat": "border.crossings",
 }
 
 

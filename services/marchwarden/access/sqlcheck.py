@@ -160,7 +160,7 @@ def _check_table(name: str, database: str, what: str) -> None:
         return
     raise SqlRefused(
         f"{what} {name} is not readable: analysts read their organisation's views "
-        f"(events, events_hourly, events_daily, alerts, alert_audit, dead_letters) "
+        f"(events, events_hourly, events_daily, alerts, alert_audit, dead_letters, commands) "
         f"and {', '.join(sorted(ALLOWED_SYSTEM_TABLES))}"
     )
 

@@ -39,18 +39,32 @@ def redact_alert(alert: AlertState, organisation: str | None) -> AlertState:
         return alert
     hidden_ids = {s.indicator_id for s in hidden}
     hidden_events = {s.event_id for s in hidden}
+    shown = [s for s in alert.evidence.sources if s.indicator_id not in hidden_ids]
+
+    def names_hidden(line: str) -> bool:
+        return any(i in line for i in hidden_ids)
+
     evidence = alert.evidence.model_copy(
         update={
-            "sources": [s for s in alert.evidence.sources if s.indicator_id not in hidden_ids],
+            "sources": shown,
             "indicator_ids": [i for i in alert.evidence.indicator_ids if i not in hidden_ids],
             "event_ids": [e for e in alert.evidence.event_ids if e not in hidden_events],
+            # The categories and the sentences that name a withheld indicator go with it.
+            "categories": sorted({s.category for s in shown} & set(alert.evidence.categories)),
+            "explanation": [e for e in alert.evidence.explanation if not names_hidden(e)],
         }
     )
+    recommendation = alert.recommendation
+    if recommendation is not None and recommendation.changes:
+        recommendation = recommendation.model_copy(
+            update={"changes": [c for c in recommendation.changes if not names_hidden(c)]}
+        )
     # An operator's note may discuss what only their organisation sees.
     note_visible = organisation is not None and organisation == alert.operator_org
     return alert.model_copy(
         update={
             "evidence": evidence,
+            "recommendation": recommendation,
             "withheld_sources": len(hidden),
             "operator_note": alert.operator_note if note_visible else None,
         }

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from marchwarden.access.commands import CommandGate
-from marchwarden.alerts.lifecycle import section_of_alert_id
 from marchwarden.contracts.decoding import Rejection, decode_command
 from marchwarden.picture.engine import Record
 
@@ -31,7 +30,8 @@ def register_command_agents(ctx: WorkerContext) -> None:
             if isinstance(command, Rejection):
                 engine.reject(record, command.kind, command.reason)
                 continue
-            section = section_of_alert_id(command.alert_id)
+            # Alert commands go to the owner of the alert's section; a silence to its section's.
+            section = command.routing_section
             if section is None or section not in engine.country:
                 engine.reject(
                     record, "unknown_alert", f"alert id {command.alert_id!r} names no known section"

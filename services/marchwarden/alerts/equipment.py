@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from marchwarden.alerts.travel import parks_by_arrival
 from marchwarden.contracts.alerts import ArteryPlan, Equipment, ParkDraw, Recommendation
 from marchwarden.contracts.common import Level
 from marchwarden.reference.models import EquipmentCounts, ReferenceData
 from marchwarden.settings import RuleSettings
 
-# Roads are longer than the straight line; 1.3 is a common detour factor for main roads.
-ROAD_DETOUR_FACTOR = 1.3
 Counts = tuple[int, int, int, int]
 
 
@@ -33,12 +32,6 @@ def _equipment(c: Counts) -> Equipment:
 
 def counts_of(e: Equipment | EquipmentCounts) -> Counts:
     return (e.dragons_teeth, e.hedgehogs, e.spanish_riders, e.roadblocks)
-
-
-def travel_minutes(distance_km: float, rules: RuleSettings) -> float:
-    """Loading time plus the road distance at the configured convoy speed."""
-    road_km = distance_km * ROAD_DETOUR_FACTOR
-    return round(rules.loading_minutes + road_km / rules.road_speed_kmh * 60.0, 1)
 
 
 @dataclass
@@ -81,7 +74,10 @@ def allocate(
     level: Level,
     rules: RuleSettings,
 ) -> Recommendation:
-    """Reserve equipment for every artery serving the sections, nearest parks first.
+    """Reserve equipment for every artery serving the sections, earliest arrival first.
+
+    Parks are ranked by when a convoy reaches the artery's blocking point at its border end
+    (`travel.parks_by_arrival`), not by their distance to the nearest point of the road.
 
     Replaces whatever the alert held before (an escalation re-plans at the new level).
     At critical level each artery's requirement is multiplied (settings), since more
@@ -96,9 +92,10 @@ def allocate(
         required = counts_of(artery.blocking_requirement.scaled(factor))
         remaining = required
         draws = []
-        for park, distance in ledger.reference.parks_by_distance_to(artery, artery.country):
+        for route in parks_by_arrival(ledger.reference, artery, rules):
             if remaining == (0, 0, 0, 0):
                 break
+            park = route.park
             take = _min(remaining, ledger.available(park.id))
             if take == (0, 0, 0, 0):
                 continue
@@ -108,8 +105,8 @@ def allocate(
                 ParkDraw(
                     park_id=park.id,
                     park_name=park.name,
-                    distance_km=round(distance, 1),
-                    travel_minutes=travel_minutes(distance, rules),
+                    distance_km=round(route.road_km, 1),
+                    travel_minutes=route.minutes,
                     equipment=_equipment(take),
                 )
             )

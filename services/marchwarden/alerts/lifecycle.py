@@ -68,10 +68,13 @@ def raise_alert(
     at: datetime,
     evidence: AlertEvidence,
     recommendation: Recommendation | None = None,
+    *,
+    playbook: str,
 ) -> AlertState:
     return AlertState(
         alert_id=alert_id_for(rule, section_id, episode),
         rule=rule,
+        playbook=playbook,
         level=level,
         status="raised",
         section_id=section_id,
@@ -174,3 +177,51 @@ def apply_command(alert: AlertState, command: OperatorCommand) -> AlertState:
     else:
         new = alert.model_copy(update={"updated_at": at, "version": alert.version + 1})
     return new.model_copy(update=_by_operator(alert, command))
+
+
+def revise(
+    alert: AlertState,
+    level: Level,
+    at: datetime,
+    evidence: AlertEvidence,
+    recommendation: Recommendation | None,
+    reason: str = "plan changed",
+) -> AlertState:
+    """A new version of an open alert whose level, basis or plan changed (by its rule).
+
+    A higher level escalates it; a lower one (a cleared critical indicator, say) lowers it and
+    keeps its status; the recommendation says what changed.
+    """
+    if alert.status == "resolved":
+        raise InvalidTransition(f"alert {alert.alert_id} is resolved; it cannot be revised")
+    up = LEVEL_RANK[level] > LEVEL_RANK[alert.level]
+    if level != alert.level:
+        reason = f"level {'rose' if up else 'fell'} from {alert.level} to {level}"
+    return alert.model_copy(
+        update={
+            **_by_rule(alert, reason),
+            "level": level,
+            "status": "escalated" if up else alert.status,
+            "updated_at": max(at, alert.updated_at),
+            "version": alert.version + 1,
+            "evidence": evidence,
+            "recommendation": recommendation,
+            "tlp": strictest_tlp(evidence.sources),
+        }
+    )
+
+
+def amend_resolved(
+    alert: AlertState, at: datetime, recommendation: Recommendation | None, reason: str
+) -> AlertState:
+    """A new version of a resolved alert whose plan changed (the equipment it held released)."""
+    if alert.status != "resolved":
+        raise InvalidTransition(f"alert {alert.alert_id} is not resolved")
+    return alert.model_copy(
+        update={
+            **_by_rule(alert, reason),
+            "updated_at": max(at, alert.updated_at),
+            "version": alert.version + 1,
+            "recommendation": recommendation,
+        }
+    )

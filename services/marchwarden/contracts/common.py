@@ -88,6 +88,7 @@ def _an_int(value: Any) -> Any:
 
 SchemaVersion1 = Annotated[Literal[1], BeforeValidator(_an_int)]
 SchemaVersion2 = Annotated[Literal[2], BeforeValidator(_an_int)]
+SchemaVersion3 = Annotated[Literal[3], BeforeValidator(_an_int)]
 
 
 class Contract(BaseModel):

@@ -1,4 +1,4 @@
-"""Border events: crossing attempts, turn-backs and intelligence indicators (schema version 1)."""
+"""Border events: crossing attempts, turn-backs, indicators and sensor heartbeats (version 1 each)."""
 
 from __future__ import annotations
 
@@ -129,5 +129,20 @@ class Indicator(EventBase):
         return self
 
 
-BorderEvent = Annotated[CrossingAttempt | TurnBack | Indicator, Field(discriminator="event_type")]
-EVENT_TYPES: tuple[str, ...] = ("crossing_attempt", "turn_back", "indicator")
+class SensorHeartbeat(EventBase):
+    """A sensor or post of a section says it is alive; sent on border.crossings.
+
+    Heartbeats let a section that rarely has anything to report be told apart from a section
+    that has gone silent (a jammed sensor, a cut link, a silenced post).
+    """
+
+    event_type: Literal["sensor_heartbeat"]
+    schema_version: SchemaVersion1
+    sensor_id: Annotated[str, Field(min_length=1, max_length=64)]
+    status: Literal["ok", "degraded"] = "ok"
+
+
+BorderEvent = Annotated[
+    CrossingAttempt | TurnBack | Indicator | SensorHeartbeat, Field(discriminator="event_type")
+]
+EVENT_TYPES: tuple[str, ...] = ("crossing_attempt", "turn_back", "indicator", "sensor_heartbeat")

@@ -11,12 +11,19 @@ from pydantic import BaseModel, TypeAdapter
 from marchwarden.contracts.alerts import AlertState
 from marchwarden.contracts.commands import OperatorCommand
 from marchwarden.contracts.deadletters import DeadLetter
-from marchwarden.contracts.events import BorderEvent, CrossingAttempt, Indicator, TurnBack
+from marchwarden.contracts.events import (
+    BorderEvent,
+    CrossingAttempt,
+    Indicator,
+    SensorHeartbeat,
+    TurnBack,
+)
 
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "crossing_attempt": CrossingAttempt,
     "turn_back": TurnBack,
     "indicator": Indicator,
+    "sensor_heartbeat": SensorHeartbeat,
     "alert": AlertState,
     "operator_command": OperatorCommand,
     "dead_letter": DeadLetter,
@@ -41,8 +48,8 @@ def render_schemas() -> dict[str, str]:
         out[file_name] = schema
     # The union accepts each event type at its current version; it is versioned as a whole.
     union = TypeAdapter(BorderEvent).json_schema(mode="validation")
-    union["$id"] = "https://marchwarden.example/schemas/border_event.v2.json"
-    out["border_event.v2.json"] = union
+    union["$id"] = "https://marchwarden.example/schemas/border_event.v3.json"
+    out["border_event.v3.json"] = union
     return {name: json.dumps(s, indent=2, sort_keys=True) + "\n" for name, s in out.items()}
 
 

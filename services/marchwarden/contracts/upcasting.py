@@ -9,7 +9,7 @@ from typing import Any
 CURRENT_SCHEMA_VERSION = 1
 
 # Contracts that moved past version 1, by kind (an event_type, "command" or "alert").
-CURRENT_VERSIONS: dict[str, int] = {"indicator": 2, "command": 2, "alert": 2}
+CURRENT_VERSIONS: dict[str, int] = {"indicator": 2, "command": 3, "alert": 3}
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -53,11 +53,27 @@ def alert_v1_to_v2(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+# Version 2 alerts had two rules, each with one implied playbook.
+_V2_PLAYBOOK = {
+    "surge": "border_guard_reinforcement",
+    "move_equipment_to_arteries": "counter_mobility",
+}
+
+
+def alert_v2_to_v3(document: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 names the playbook (implied by the two rules version 2 had); the new plan and
+    evidence fields stay empty."""
+    document["playbook"] = _V2_PLAYBOOK.get(str(document.get("rule")), "counter_mobility")
+    return document
+
+
 # (kind, from_version) -> function returning the dict at from_version + 1.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("indicator", 1): _unchanged,
     ("command", 1): _unchanged,
+    ("command", 2): _unchanged,
     ("alert", 1): alert_v1_to_v2,
+    ("alert", 2): alert_v2_to_v3,
 }
 
 

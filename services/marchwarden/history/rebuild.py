@@ -6,8 +6,10 @@ import logging
 import time
 from typing import Any
 
+from marchwarden.alerts.board import resolved_by_operator
 from marchwarden.contracts.alerts import AlertState
-from marchwarden.contracts.decoding import Rejection, decode_event, decode_model
+from marchwarden.contracts.commands import OperatorCommand
+from marchwarden.contracts.decoding import Rejection, decode_command, decode_event, decode_model
 from marchwarden.contracts.events import Indicator
 from marchwarden.history.store import HistoryStore
 from marchwarden.picture.engine import PictureEngine
@@ -85,6 +87,7 @@ async def rebuild_engine(
         if latest > engine.section_max.get(section, float("-inf")):
             engine.section_max[section] = latest
             engine.section_wall[section] = seen
+            engine.last_message[section] = latest
         first = min_ms / 1000.0
         if engine.history_start is None or first < engine.history_start:
             engine.history_start = first
@@ -116,13 +119,14 @@ async def rebuild_engine(
         if section in engine.counters:
             engine.counters[section].add_bucket(int(minute), [int(v) for v in values])
     _, hourly = await store.aquery(
-        "SELECT section_id, intDiv(toUnixTimestamp(occurred_at), 3600) AS h, count() "
-        "FROM events FINAL WHERE late = 0 AND event_type = 'crossing_attempt' "
+        "SELECT section_id, intDiv(toUnixTimestamp(occurred_at), 3600) AS h, count(), "
+        "sum(persons) FROM events FINAL WHERE late = 0 AND event_type = 'crossing_attempt' "
         f"AND ({hour_ranges}) GROUP BY section_id, h"
     )
-    for section, hour, count in hourly:
+    for section, hour, count, persons in hourly:
         if section in engine.counters:
             engine.counters[section].hourly_attempts[int(hour)] = int(count)
+            engine.counters[section].hourly_persons[int(hour)] = int(persons)
     # Deduplication keys: within the lateness of each section's slowest stream.
     slowest: dict[str, float] = {}
     for (_, section), latest in engine.stream_max.items():
@@ -173,13 +177,13 @@ async def _restore_alerts(
             continue
         states.append(state)
     for alert in sorted(states, key=lambda a: (a.updated_at, a.alert_id)):
-        key = (alert.rule, alert.section_id)
-        episode = int(alert.alert_id.rsplit(".", 1)[-1])
-        engine.episodes[key] = max(engine.episodes.get(key, 0), episode)
-        engine.alerts_by_id[alert.alert_id] = alert
-        if alert.status != "resolved":
-            engine.open_alerts[key] = alert
-            engine.ledger.restore(alert.alert_id, alert.recommendation)
+        engine.board.restore(alert)
+        # Equipment stays held by open alerts and by those resolved by hand while their
+        # cause lasts (until a stand_down or the cause ends releases it).
+        holds = alert.status != "resolved" or resolved_by_operator(alert)
+        if holds and alert.recommendation is not None:
+            for plan in alert.recommendation.arteries:
+                engine.ledger.restore(plan, alert.level, [alert.alert_id])
     # Commands applied lately: a replay of one after a restart is refused as a duplicate.
     _, applied = await store.aquery(
         "SELECT command_id, toUnixTimestamp(max(recorded_at)) FROM alert_audit "
@@ -187,3 +191,22 @@ async def _restore_alerts(
         f"{section_filter(sections)} GROUP BY command_id"
     )
     engine.applied_commands = {str(c): float(t) for c, t in applied}
+    await _restore_silences(engine, store, sections)
+
+
+async def _restore_silences(
+    engine: PictureEngine, store: HistoryStore, sections: set[str] | None
+) -> None:
+    """The silences in force: the last applied silence or unsilence of each scope."""
+    _, rows = await store.aquery(
+        "SELECT argMax(command, recorded_at), argMax(payload, recorded_at) FROM commands FINAL "
+        "WHERE command IN ('silence', 'unsilence') AND outcome = 'applied' "
+        f"{section_filter(sections)} GROUP BY section_id, rule"
+    )
+    for command, payload in rows:
+        if command != "silence":
+            continue
+        decoded = decode_command(payload.encode())
+        if isinstance(decoded, OperatorCommand) and decoded.command == "silence":
+            engine.apply_command(decoded.model_copy(update={"command_id": ""}))
+    engine.applied_commands.pop("", None)

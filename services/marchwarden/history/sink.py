@@ -31,7 +31,13 @@ from marchwarden.history.isolation import (
     partition_chunks,
 )
 from marchwarden.history.store import HistoryStore, HistoryUnavailable
-from marchwarden.picture.engine import ALERT_COLUMNS, DEAD_LETTER_COLUMNS, EVENT_COLUMNS, Outputs
+from marchwarden.picture.engine import (
+    ALERT_COLUMNS,
+    COMMAND_COLUMNS,
+    DEAD_LETTER_COLUMNS,
+    EVENT_COLUMNS,
+    Outputs,
+)
 
 log = logging.getLogger(__name__)
 LATE_COLUMN = EVENT_COLUMNS.index("late")
@@ -154,10 +160,11 @@ class Snapshot:
     events: list[Row] = field(default_factory=list)
     alerts: list[Row] = field(default_factory=list)
     dead_letters: list[Row] = field(default_factory=list)
+    commands: list[Row] = field(default_factory=list)
     oldest: float | None = None
 
     def __len__(self) -> int:
-        return len(self.events) + len(self.alerts) + len(self.dead_letters)
+        return len(self.events) + len(self.alerts) + len(self.dead_letters) + len(self.commands)
 
 
 class HistorySink:
@@ -193,6 +200,7 @@ class HistorySink:
         self.buffer.events.extend(outputs.events)
         self.buffer.alerts.extend(alert_row(a, now) for a in outputs.alerts)
         self.buffer.dead_letters.extend(dead_letter_row(d) for d in outputs.dead_letters)
+        self.buffer.commands.extend(outputs.commands)
         if self.buffer.oldest is None:
             self.buffer.oldest = time.monotonic()
 
@@ -286,12 +294,15 @@ class HistorySink:
         letters = [refused_event_letter(r, self.max_letter_bytes) for r in refused_events]
         letter_rows = snapshot.dead_letters + [dead_letter_row(d) for d in letters]
         refused_letters = await self._insert("dead_letters", letter_rows, DEAD_LETTER_COLUMNS, 3)
+        refused_letters += await self._insert("commands", snapshot.commands, COMMAND_COLUMNS, 1)
         for refused in refused_alerts + refused_letters:
             # Alert states and dead letters are on their topics already; history lost one.
             log.error("history refused a row it cannot keep: %s (%r)", refused.error, refused.row)
         refused_count = len(refused_events) + len(refused_alerts) + len(refused_letters)
         self.refused += refused_count
-        self.rows_written += len(events) + len(snapshot.alerts) + len(letter_rows)
+        self.rows_written += (
+            len(events) + len(snapshot.alerts) + len(letter_rows) + len(snapshot.commands)
+        )
         self.rows_written -= refused_count
         return letters
 

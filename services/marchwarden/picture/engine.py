@@ -14,22 +14,31 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from marchwarden.alerts import lifecycle
-from marchwarden.alerts.equipment import StockLedger, allocate
-from marchwarden.alerts.surge import decide_surge, surge_threshold
-from marchwarden.contracts.alerts import AlertEvidence, AlertRule, AlertState
+from marchwarden.alerts.board import AlertBoard
+from marchwarden.alerts.closures import ClosureBook
+from marchwarden.alerts.indicator_alerts import IndicatorAlerts
+from marchwarden.alerts.playbooks import advisory_recommendation, reinforcement_recommendation
+from marchwarden.alerts.silences import Silence
+from marchwarden.alerts.silent import assess_silence
+from marchwarden.alerts.surge import (
+    SurgeAssessment,
+    assess_surge,
+    decide_surge_level,
+    section_limits,
+)
+from marchwarden.contracts.alerts import AlertEvidence, AlertRule, AlertState, Recommendation
 from marchwarden.contracts.commands import OperatorCommand
-from marchwarden.contracts.common import LEVEL_RANK, Level
+from marchwarden.contracts.common import LEVEL_RANK
 from marchwarden.contracts.deadletters import DeadLetter, DeadLetterKind, bounded_dead_letter
 from marchwarden.contracts.decoding import Rejection, decode_command, decode_event
-from marchwarden.contracts.events import CrossingAttempt, Indicator, TurnBack
+from marchwarden.contracts.events import CrossingAttempt, Indicator, SensorHeartbeat, TurnBack
 from marchwarden.picture.baseline import Baseline, baseline_hourly
 from marchwarden.picture.indicators import (
     IndicatorState,
     apply_indicator,
-    effective_level,
     is_active,
     threat_level,
 )
@@ -79,6 +88,21 @@ ALERT_COLUMNS = (
     "shared_payload",
     "org_payloads",
 )
+COMMAND_COLUMNS = (
+    "command_id",
+    "command",
+    "alert_id",
+    "section_id",
+    "rule",
+    "until",
+    "operator_id",
+    "note",
+    "issued_at",
+    "outcome",
+    "detail",
+    "payload",
+    "recorded_at",
+)
 DEAD_LETTER_COLUMNS = (
     "topic",
     "partition",
@@ -91,14 +115,12 @@ DEAD_LETTER_COLUMNS = (
     "received_at",
 )
 SURGE: AlertRule = "surge"
-MOVE_EQUIPMENT: AlertRule = "move_equipment_to_arteries"
-EQUIPMENT_LEVELS = ("high", "critical")
+SILENT: AlertRule = "section_silent"
 EVIDENCE_EVENT_IDS = 20
 # Events further ahead of the wall clock than this are refused as `future`: a skewed clock
 # must not push a section's clock forward and hide the reports of the real last hour.
 FUTURE_SKEW_S = 120.0
-RESOLVED_ALERTS_KEPT = 10_000
-BorderEvent = CrossingAttempt | TurnBack | Indicator
+BorderEvent = CrossingAttempt | TurnBack | Indicator | SensorHeartbeat
 PartitionKey = TypeVar("PartitionKey", bound=Hashable)
 _T = TypeVar("_T")
 # Applied command ids are remembered this long; the router refuses commands issued longer
@@ -128,9 +150,21 @@ class Outputs:
     events: list[tuple[Any, ...]] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     alerts: list[AlertState] = field(default_factory=list)
+    commands: list[tuple[Any, ...]] = field(default_factory=list)
+    """The audit trail of operator commands, applied or refused (COMMAND_COLUMNS)."""
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.dead_letters or self.alerts)
+        return bool(self.events or self.dead_letters or self.alerts or self.commands)
+
+
+class SurgeNow(NamedTuple):
+    """The surge measures of a section at a watermark."""
+
+    attempts: int
+    persons: int
+    baseline: Baseline
+    persons_baseline: Baseline
+    assessment: SurgeAssessment
 
 
 def _utc(epoch: float) -> datetime:
@@ -160,6 +194,12 @@ class PictureEngine:
         self.letter_max_bytes = letter_max_bytes
         self.country = {s.id: s.country for s in reference.sections}
         self.prior_per_day = {s.id: s.expected_attempts_per_day for s in reference.sections}
+        self.prior_persons_per_day = {s.id: s.expected_persons_per_day for s in reference.sections}
+        self.limits = {s.id: section_limits(s, rules) for s in reference.sections}
+        self.cadence_s = {
+            s.id: s.expected_cadence_minutes * 60.0 * rules.silence_cadence_scale
+            for s in reference.sections
+        }
         self.owned: set[str] = set(self.country)
         self.reset()
 
@@ -178,30 +218,43 @@ class PictureEngine:
         # Indicators lapse on their own stream's clock (see `expiry_clock`).
         self.indicator_max: dict[str, float] = {}
         self.indicator_wall: dict[str, float] = {}
+        # The latest event time of any accepted report or heartbeat per section: when the
+        # section last said something (its clock may move on with the wall clock regardless).
+        self.last_message: dict[str, float] = {}
         self.stream_max: dict[tuple[str, str], float] = {}
         self.stream_wall: dict[tuple[str, str], float] = {}
         self.history_start: float | None = None
         self.counters: dict[str, SectionCounters] = {s: SectionCounters() for s in self.country}
         self.seen: dict[str, int] = {}
         self.indicators: dict[str, IndicatorState] = {}
-        self.open_alerts: dict[tuple[str, str], AlertState] = {}
-        self.alerts_by_id: dict[str, AlertState] = {}
+        self.board = AlertBoard(self.reference, self.rules.rearm_after_s)
+        self.ledger = ClosureBook(self.reference, self.rules)
+        self.indicator_alerts = IndicatorAlerts(self.reference, self.rules, self.board, self.ledger)
         self.applied_commands: dict[str, float] = {}
-        self.episodes: dict[tuple[str, str], int] = {}
         self.below_since: dict[str, float] = {}
         self.last_above: dict[str, int] = {}
-        self.latched: set[tuple[str, str]] = set()
         self.recent_attempts: dict[str, deque[str]] = {
             s: deque(maxlen=EVIDENCE_EVENT_IDS) for s in self.country
         }
-        self.baseline_cache: dict[str, tuple[int, Baseline]] = {}
+        self.baseline_cache: dict[str, tuple[int, Baseline, Baseline]] = {}
         self.touched: set[str] = set()
-        self.ledger = StockLedger(self.reference)
         self.outputs = Outputs()
         self.accepted = 0
         self.duplicates = 0
         self.late = 0
         self.rejected = 0
+
+    @property
+    def open_alerts(self) -> dict[tuple[str, str], AlertState]:
+        return self.board.open
+
+    @property
+    def alerts_by_id(self) -> dict[str, AlertState]:
+        return self.board.by_id
+
+    @property
+    def episodes(self) -> dict[tuple[str, str], int]:
+        return self.board.episodes
 
     # ------------------------------------------------------------------ time
     def _clock(self, latest: float, seen_at: float, now: float) -> float:
@@ -383,6 +436,8 @@ class PictureEngine:
             self.late += 1
         else:
             self._advance(stream, epoch, now)
+            if epoch > self.last_message.get(section, float("-inf")):
+                self.last_message[section] = epoch
             watermark = self.watermark(section, now)
             if self.history_start is None or epoch < self.history_start:
                 # The baseline counts observed hours from the earliest accepted event,
@@ -394,11 +449,12 @@ class PictureEngine:
                 self._apply_attempt(decoded, event_id, epoch, watermark, now)
             elif isinstance(decoded, TurnBack):
                 self.counters[section].add_turn_back(epoch, decoded.persons)
-            else:
+            elif isinstance(decoded, Indicator):
                 if epoch > self.indicator_max.get(section, float("-inf")):
                     self.indicator_max[section] = epoch
                     self.indicator_wall[section] = now
                 self._apply_indicator(decoded)
+            # A sensor heartbeat only says the section is alive: it moves the clock.
         self.accepted += 1
         self.outputs.events.append(self._history_row(decoded, record, late, received))
         return True
@@ -426,20 +482,34 @@ class PictureEngine:
         # would otherwise be gone from the last hour before the rules ran.
         # The last two clock hours bound any 60-minute window from above, so the
         # exact sum over minute buckets runs only when the section may be busy.
+        if owned and self._maybe_surging(counters, epoch, section):
+            self._evaluate_surge(section, self.surge_clock(section, now))
+
+    def _maybe_surging(self, counters: SectionCounters, epoch: float, section: str) -> bool:
+        """Whether the last 60 minutes may reach the section's floors (attempts or persons).
+
+        The last two clock hours bound any 60-minute window from above, so the exact sum over
+        minute buckets runs only when the section may be busy.
+        """
         hour = int(epoch // 3600)
-        hourly = counters.hourly_attempts
-        floor = self.rules.surge_min_attempts
-        if hourly.get(hour, 0) + hourly.get(hour - 1, 0) >= floor:
-            end = int(epoch // 60) + 1
-            if owned and counters.attempts_in(end - 60, end) >= floor:
-                self._evaluate_surge(section, self.surge_clock(section, now))
+        limits = self.limits[section]
+        attempts, persons = counters.hourly_attempts, counters.hourly_persons
+        busy = attempts.get(hour, 0) + attempts.get(hour - 1, 0) >= limits.floor_attempts
+        crowded = persons.get(hour, 0) + persons.get(hour - 1, 0) >= limits.floor_persons
+        if not (busy or crowded):
+            return False
+        end = int(epoch // 60) + 1
+        return (
+            counters.attempts_in(end - 60, end) >= limits.floor_attempts
+            or counters.persons_in(end - 60, end) >= limits.floor_persons
+        )
 
     def _apply_indicator(self, event: Indicator) -> None:
         if event.section_id in self.owned:
             # The indicator stream has reached this report: settle what lapsed before it
             # first, so a renewal after valid_until resolves the old alert and raises a new
             # one, as it does when the lapse was already settled on the other streams' clock.
-            self._evaluate_equipment(event.section_id, self.watermark(event.section_id))
+            self._evaluate_indicators(event.section_id, self.watermark(event.section_id))
         updated = apply_indicator(self.indicators.get(event.indicator_id), event)
         if updated is not None:
             self.indicators[event.indicator_id] = updated
@@ -447,11 +517,11 @@ class PictureEngine:
             # Evaluated per indicator update, so a lit-then-cleared pair in one batch still
             # raises and resolves its alert.
             if updated.section_id in self.owned:
-                self._evaluate_equipment(updated.section_id, self.watermark(updated.section_id))
+                self._evaluate_indicators(updated.section_id, self.watermark(updated.section_id))
 
     def _history_row(
         self,
-        event: CrossingAttempt | TurnBack | Indicator,
+        event: CrossingAttempt | TurnBack | Indicator | SensorHeartbeat,
         record: Record,
         late: bool,
         received: datetime,
@@ -462,8 +532,10 @@ class PictureEngine:
             extra = (event.indicator_id, event.level, event.state)
         elif isinstance(event, CrossingAttempt):
             persons, outcome = event.persons, event.outcome
-        else:
+        elif isinstance(event, TurnBack):
             persons = event.persons
+        else:
+            extra = ("", "", event.status)
         payload = record.value.decode() if record.value else ""
         return (
             event.event_id,
@@ -510,45 +582,110 @@ class PictureEngine:
 
     # ------------------------------------------------------------------ commands
     def apply_command_record(self, record: Record) -> None:
-        """Apply an operator command (already routed to the worker owning its section)."""
+        """Apply an operator command (already routed to the worker owning its section).
+
+        Every decoded command goes to the audit trail (`commands` table) with its outcome.
+        """
         received = _utc(self.wall_clock())
         command = decode_command(record.value, self.max_bytes)
         if isinstance(command, Rejection):
             self._dead_letter(record, command.kind, command.reason, received)
             return
+        outcome: DeadLetterKind | str = "applied"
+        detail = ""
         try:
             self.apply_command(command)
         except LookupError as exc:
-            self._dead_letter(record, "unknown_alert", str(exc.args[0]), received)
+            outcome, detail = "unknown_alert", str(exc.args[0])
         except lifecycle.InvalidTransition as exc:
-            self._dead_letter(record, "invalid_transition", str(exc), received)
+            outcome, detail = "invalid_transition", str(exc)
         except DuplicateCommand as exc:
-            self._dead_letter(record, "duplicate_command", str(exc), received)
+            outcome, detail = "duplicate_command", str(exc)
         except Exception as exc:
             # A fault of this code, not of the command: kept, and the worker goes on.
             log.exception("command %s[%d]@%d failed", record.topic, record.partition, record.offset)
-            self._dead_letter(record, "unprocessable", f"{type(exc).__name__}: {exc}", received)
+            outcome, detail = "unprocessable", f"{type(exc).__name__}: {exc}"
+        if outcome != "applied":
+            self._dead_letter(record, outcome, detail, received)  # type: ignore[arg-type]
+        self.outputs.commands.append(
+            (
+                command.command_id,
+                command.command,
+                command.alert_id or "",
+                command.routing_section or "",
+                command.rule or "",
+                command.until,
+                command.operator_id,
+                command.note,
+                command.issued_at,
+                outcome,
+                detail,
+                record.value.decode("utf-8", "replace") if record.value else "",
+                received,
+            )
+        )
 
-    def apply_command(self, command: OperatorCommand) -> AlertState:
-        alert = self.alerts_by_id.get(command.alert_id)
-        if alert is None:
-            raise LookupError(f"no alert {command.alert_id!r} is known to this worker")
+    def apply_command(self, command: OperatorCommand) -> AlertState | None:
         if command.command_id in self.applied_commands:
             raise DuplicateCommand(f"command {command.command_id!r} was applied before")
-        new = lifecycle.apply_command(alert, command)
-        if command.command == "resolve":
-            # The rule stays quiet for this section until its condition clears once.
-            self.latched.add((alert.rule, alert.section_id))
+        if command.command in ("silence", "unsilence"):
+            self._apply_silence(command)
+            self.applied_commands[command.command_id] = self.wall_clock()
+            return None
+        assert command.alert_id is not None  # the contract requires it for alert commands
+        alert = self.board.by_id.get(command.alert_id)
+        if alert is None:
+            raise LookupError(f"no alert {command.alert_id!r} is known to this worker")
+        at = max(command.issued_at, alert.updated_at)
+        if command.command == "stand_down":
+            self.indicator_alerts.stand_down(alert, at, command.operator_id, command.note)
+            new = self.board.by_id[alert.alert_id]
+        elif command.command == "resolve":
+            # Resolving is not muting: the rule re-arms if the condition worsens or holds on,
+            # and equipment stays reserved until its cause ends or a stand_down releases it.
+            section = alert.section_id
+            clock = self.surge_clock(section) if alert.rule == SURGE else self.watermark(section)
+            new = self.board.resolve_by_hand(alert, command, clock)
+        else:
+            new = lifecycle.apply_command(alert, command)
+            self.board.publish(new)
         self.applied_commands[command.command_id] = self.wall_clock()
-        self._publish(new)
         return new
+
+    def _apply_silence(self, command: OperatorCommand) -> None:
+        section = command.routing_section
+        assert section is not None  # the contract requires a section_id for silences
+        if section not in self.country:
+            raise LookupError(f"no section {section!r} is known to this worker")
+        if command.command == "unsilence":
+            if self.board.silences.remove(section, command.rule) is None:
+                raise lifecycle.InvalidTransition(
+                    f"no silence of {command.rule or 'every rule'} on {section} to lift"
+                )
+            return
+        assert command.until is not None
+        if (command.until - command.issued_at).total_seconds() > self.rules.silence_max_s:
+            raise lifecycle.InvalidTransition(
+                f"a silence may last at most {self.rules.silence_max_s / 3600:g} h"
+            )
+        self.board.silences.add(
+            Silence(
+                section_id=section,
+                rule=command.rule,
+                until=command.until,
+                reason=command.note,
+                operator_id=command.operator_id,
+                command_id=command.command_id,
+                issued_at=command.issued_at,
+            )
+        )
 
     # ------------------------------------------------------------------ rules
     def evaluate(self, everything: bool = False) -> None:
         """Run the rules for sections touched since the last call (or all owned ones)."""
         if everything:
             sections = set(self.owned)
-            for _, section in self.open_alerts:
+            for _, section in self.board.open:
                 sections.add(section)
         else:
             sections = self.touched & self.owned
@@ -557,107 +694,155 @@ class PictureEngine:
             return
         for section in sorted(sections):
             watermark = self.watermark(section)
+            self.board.silences.expire(section, _utc(watermark))
             self._evaluate_surge(section, self.surge_clock(section))
-            self._evaluate_equipment(section, watermark)
+            self._evaluate_indicators(section, watermark)
+            self._evaluate_silence(section, watermark)
 
     def baseline(self, section: str, watermark: float) -> Baseline:
+        """Expected attempts (reports) per hour."""
+        return self._baselines(section, watermark)[0]
+
+    def _baselines(self, section: str, watermark: float) -> tuple[Baseline, Baseline]:
+        """Expected attempts and expected persons per hour."""
         hour = minute_of(watermark) // 60
         cached = self.baseline_cache.get(section)
         if cached is not None and cached[0] == hour:
-            return cached[1]
+            return cached[1], cached[2]
         start = None if self.history_start is None else int(self.history_start // 3600)
-        value = baseline_hourly(
-            self.counters[section].hourly_attempts,
-            hour,
-            start,
-            self.prior_per_day[section],
-            self.rules.baseline_days,
+        counters = self.counters[section]
+        days = self.rules.baseline_days
+        attempts = baseline_hourly(
+            counters.hourly_attempts, hour, start, self.prior_per_day[section], days
         )
-        self.baseline_cache[section] = (hour, value)
-        return value
+        persons = baseline_hourly(
+            counters.hourly_persons, hour, start, self.prior_persons_per_day[section], days
+        )
+        self.baseline_cache[section] = (hour, attempts, persons)
+        return attempts, persons
 
-    def surge_state(self, section: str, watermark: float) -> tuple[int, Baseline, float]:
-        attempts = self.counters[section].attempts_in(*window_bounds(watermark, 60))
-        base = self.baseline(section, watermark)
-        return attempts, base, surge_threshold(base.hourly_mean, self.rules)
-
-    def _evaluate_surge(self, section: str, watermark: float) -> None:
-        attempts, base, threshold = self.surge_state(section, watermark)
-        if attempts >= threshold:
-            self.last_above[section] = minute_of(watermark) + 1
-        key = (SURGE, section)
-        current = self.open_alerts.get(key)
-        if key in self.latched:
-            if attempts < threshold:
-                self.latched.discard(key)
-            return
-        below_since = self.below_since.get(section)
-        if current is not None and attempts < threshold and below_since is None:
-            below_since = self._dropped_below_at(section, threshold, watermark)
-        decision = decide_surge(
+    def surge_state(self, section: str, watermark: float) -> SurgeNow:
+        bounds = window_bounds(watermark, 60)
+        counters = self.counters[section]
+        attempts, persons = counters.attempts_in(*bounds), counters.persons_in(*bounds)
+        base, persons_base = self._baselines(section, watermark)
+        assessment = assess_surge(
             attempts,
-            threshold,
-            watermark,
-            current.level if current else None,
-            below_since,
+            persons,
+            base.hourly_mean,
+            persons_base.hourly_mean,
+            self.limits[section],
             self.rules,
         )
+        return SurgeNow(attempts, persons, base, persons_base, assessment)
+
+    def _evaluate_surge(self, section: str, watermark: float) -> None:
+        now = self.surge_state(section, watermark)
+        level = now.assessment.level
+        if level is not None:
+            self.last_above[section] = minute_of(watermark) + 1
+        current = self.board.current(SURGE, section)
+        at = _utc(watermark)
+        if current is None:
+            self.below_since.pop(section, None)
+            gate = self.board.gate(SURGE, section, level, watermark, at)
+            if gate.open and level is not None:
+                self.board.raise_alert(
+                    SURGE,
+                    section,
+                    level,
+                    at,
+                    self._surge_evidence(section, now),
+                    self._reinforcement(section, level),
+                    gate,
+                )
+            return
+        below_since = self.below_since.get(section)
+        if level is None and below_since is None:
+            below_since = self._dropped_below_at(section, now.assessment, watermark)
+        decision = decide_surge_level(level, watermark, current.level, below_since, self.rules)
         if decision.below_since is None:
             self.below_since.pop(section, None)
         else:
             self.below_since[section] = decision.below_since
-        at = _utc(watermark)
-        if decision.action == "raise" and decision.level is not None:
-            evidence = self._surge_evidence(section, attempts, base.hourly_mean, threshold)
-            self._raise(SURGE, section, decision.level, at, evidence)
-        elif decision.action == "escalate" and current and decision.level is not None:
-            evidence = self._surge_evidence(section, attempts, base.hourly_mean, threshold)
-            escalated = lifecycle.escalate(current, decision.level, at, evidence)
-            if escalated is not None:
-                self._publish(escalated)
-        elif decision.action == "resolve" and current is not None:
+        if decision.action == "escalate" and decision.level is not None:
+            if LEVEL_RANK[decision.level] > LEVEL_RANK[current.level]:
+                self.board.publish(
+                    lifecycle.revise(
+                        current,
+                        decision.level,
+                        at,
+                        self._surge_evidence(section, now),
+                        self._reinforcement(section, decision.level),
+                    )
+                )
+        elif decision.action == "resolve":
             # Stamped when the cool-down completed, even if the rule runs later (a quiet
             # section is only evaluated when its next report arrives or on the timer), and
             # with the evidence of that moment: the hour before it. The count at the time
             # the rule ran depended on where the batch ended (1 or 2 attempts in baltic-2024).
             done = watermark if below_since is None else below_since + self.rules.surge_cooldown_s
             resolved = min(watermark, done)
-            start, end = window_bounds(resolved - 1, 60)
-            then = self.counters[section].attempts_in(start, end)
-            base_then = self.baseline(section, resolved - 1).hourly_mean
-            evidence = self._surge_evidence(
-                section, then, base_then, surge_threshold(base_then, self.rules)
+            evidence = self._surge_evidence(section, self.surge_state(section, resolved - 1))
+            evidence = evidence.model_copy(
+                update={
+                    "explanation": [
+                        *evidence.explanation,
+                        "resolved: below both thresholds for the cool-down "
+                        f"({self.rules.surge_cooldown_s / 60:g} min)",
+                    ]
+                }
             )
-            self._publish(lifecycle.resolve(current, _utc(resolved), evidence))
+            self.board.publish(lifecycle.resolve(current, _utc(resolved), evidence))
 
-    def _surge_evidence(
-        self, section: str, attempts: int, baseline: float, threshold: float
-    ) -> AlertEvidence:
+    def _surge_evidence(self, section: str, now: SurgeNow) -> AlertEvidence:
+        base = now.baseline.hourly_mean
         return AlertEvidence(
-            attempts_last_hour=attempts,
-            threshold=round(threshold, 3),
-            baseline_hourly=round(baseline, 4),
-            surge_ratio=round(attempts / baseline, 2) if baseline > 0 else None,
+            attempts_last_hour=now.attempts,
+            threshold=round(now.assessment.attempts_threshold, 3),
+            baseline_hourly=round(base, 4),
+            surge_ratio=round(now.attempts / base, 2) if base > 0 else None,
+            persons_last_hour=now.persons,
+            persons_threshold=round(now.assessment.persons_threshold, 3),
+            persons_baseline_hourly=round(now.persons_baseline.hourly_mean, 4),
             event_ids=list(self.recent_attempts[section]),
+            sections=[section],
+            explanation=list(now.assessment.explanation),
         )
 
-    def _dropped_below_at(self, section: str, threshold: float, watermark: float) -> float:
-        """Event time at which the hourly count last fell below the threshold.
+    def _reinforcement(self, section: str, level: str) -> Recommendation:
+        playbook = self.reference.playbook_for_rule(SURGE)
+        return reinforcement_recommendation(
+            self.reference, playbook, section, level, self.quiet_sections()
+        )
+
+    def _dropped_below_at(
+        self, section: str, assessment: SurgeAssessment, watermark: float
+    ) -> float:
+        """Event time at which the hourly counts last fell below both thresholds.
 
         Computed from the minute buckets, so the cool-down does not depend on how events
         were batched or how often the rules ran.
         """
         counters = self.counters[section]
+        a_threshold, p_threshold = assessment.attempts_threshold, assessment.persons_threshold
+
+        def above(e: int) -> bool:
+            return (
+                counters.attempts_in(e - 60, e) >= a_threshold
+                or counters.persons_in(e - 60, e) >= p_threshold
+            )
+
         end = minute_of(watermark) + 1
         horizon = int(self.rules.surge_cooldown_s // 60) + 2
         for e in range(end - 1, end - 1 - horizon, -1):
-            if counters.attempts_in(e - 60, e) >= threshold:
+            if above(e):
                 return float(e * 60)
         # Long quiet: the drop came within an hour after the last window seen above it.
         last = self.last_above.get(section)
         if last is not None:
             for e in range(min(last + 61, end - 1), last - 1, -1):
-                if counters.attempts_in(e - 60, e) >= threshold:
+                if above(e):
                     return float(e * 60)
         return watermark - self.rules.surge_cooldown_s - 60.0
 
@@ -665,9 +850,15 @@ class PictureEngine:
         now = _utc(watermark)
         return [i for i in self.indicators.values() if section in i.sections and is_active(i, now)]
 
-    def _evaluate_equipment(self, section: str, watermark: float) -> None:
-        key = (MOVE_EQUIPMENT, section)
-        now = _utc(watermark)
+    def quiet_sections(self) -> set[str]:
+        """Sections with no open surge and no indicator in force (their threat level is low)."""
+        busy = {s for (rule, s) in self.board.open if rule == SURGE}
+        for ind in self.indicators.values():
+            if ind.state == "lit":
+                busy.update(ind.sections)
+        return set(self.country) - busy
+
+    def _evaluate_indicators(self, section: str, watermark: float) -> None:
         # Expire this section's indicators whose valid_until has passed, on the section's own
         # expiry clock (another section may be far ahead in event time during a replay, and
         # so may the section's other streams: see `expiry_clock`).
@@ -680,90 +871,49 @@ class PictureEngine:
                 and ind.valid_until <= lapsed
             ):
                 ind.state = "expired"
-        triggering = [
-            i
-            for i in self.indicators.values()
-            if i.section_id == section
-            and i.state == "lit"
-            and effective_level(i) in EQUIPMENT_LEVELS
-        ]
-        current = self.open_alerts.get(key)
-        if key in self.latched:
-            if not triggering:
-                self.latched.discard(key)
-            return
-        if not triggering:
-            if current is not None:
-                evidence = current.evidence.model_copy(update={"indicator_ids": []})
-                # The sources stay: they mark who may read the resolved alert's history.
-                self._publish(lifecycle.resolve(current, self._ended_at(current, now), evidence))
-            return
-        level: Level = max((effective_level(i) for i in triggering), key=LEVEL_RANK.__getitem__)
-        # Stamped with the event time of the indicator report that caused it, not the time
-        # the rule ran: another topic may be ahead of the indicators in a replay.
-        cause_at = min(now, max(i.updated_at for i in triggering)).astimezone(UTC)
-        # The plan covers the arteries of every section the indicators name.
-        covered = sorted({s for i in triggering for s in i.sections if s in self.country})
-        ordered = sorted(triggering, key=lambda i: i.indicator_id)
+        self.indicator_alerts.evaluate(section, watermark, self.indicators, self.quiet_sections())
+
+    def _evaluate_silence(self, section: str, watermark: float) -> None:
+        """section_silent: no report or heartbeat for longer than the section's cadence."""
+        last = self.last_message.get(section)
+        if last is None:
+            return  # never heard from: nothing to miss yet
+        cadence = self.cadence_s[section]
+        state = assess_silence(last, watermark, cadence)
+        current = self.board.current(SILENT, section)
+        at = _utc(watermark)
         evidence = AlertEvidence(
-            indicator_ids=[i.indicator_id for i in ordered],
-            event_ids=[i.event_id for i in ordered],
-            sources=[i.source_ref() for i in ordered],
+            last_report_at=_utc(last),
+            silent_for_s=round(state.silent_for_s, 1),
+            expected_cadence_s=cadence,
+            sections=[section],
+            explanation=[state.explanation] if state.explanation else [],
         )
+        if state.level is None:
+            self.board.gate(SILENT, section, None, watermark, at)
+            if current is not None:
+                evidence = evidence.model_copy(
+                    update={"explanation": ["resolved: the section reports again"]}
+                )
+                self.board.publish(lifecycle.resolve(current, _utc(last), evidence))
+            return
         if current is None:
-            episode = self.episodes.get(key, 0) + 1
-            alert_id = lifecycle.alert_id_for(MOVE_EQUIPMENT, section, episode)
-            plan = allocate(self.ledger, alert_id, covered, level, self.rules)
-            self._raise(MOVE_EQUIPMENT, section, level, cause_at, evidence, plan)
-        elif LEVEL_RANK[level] > LEVEL_RANK[current.level]:
-            plan = allocate(self.ledger, current.alert_id, covered, level, self.rules)
-            escalated = lifecycle.escalate(current, level, cause_at, evidence, plan)
-            if escalated is not None:
-                self._publish(escalated)
-
-    def _ended_at(self, alert: AlertState, now: datetime) -> datetime:
-        """When the last of the alert's indicators was cleared or expired (event time)."""
-        ends = []
-        for indicator_id in alert.evidence.indicator_ids:
-            ind = self.indicators.get(indicator_id)
-            if ind is None:
-                continue
-            if ind.state == "expired" and ind.valid_until is not None:
-                ends.append(ind.valid_until)
-            elif ind.state == "cleared":
-                ends.append(ind.updated_at)
-        return min(now, max(ends)).astimezone(UTC) if ends else now
-
-    def _raise(
-        self,
-        rule: AlertRule,
-        section: str,
-        level: Level,
-        at: datetime,
-        evidence: AlertEvidence,
-        recommendation: Any = None,
-    ) -> None:
-        key = (rule, section)
-        episode = self.episodes.get(key, 0) + 1
-        self.episodes[key] = episode
-        self._publish(
-            lifecycle.raise_alert(rule, section, episode, level, at, evidence, recommendation)
-        )
-
-    def _publish(self, alert: AlertState) -> None:
-        key = (alert.rule, alert.section_id)
-        self.alerts_by_id[alert.alert_id] = alert
-        if alert.status == "resolved":
-            self.open_alerts.pop(key, None)
-            self.ledger.release(alert.alert_id)
-            if len(self.alerts_by_id) > RESOLVED_ALERTS_KEPT:
-                for alert_id in [
-                    a.alert_id for a in self.alerts_by_id.values() if a.status == "resolved"
-                ][: len(self.alerts_by_id) - RESOLVED_ALERTS_KEPT]:
-                    del self.alerts_by_id[alert_id]
-        else:
-            self.open_alerts[key] = alert
-        self.outputs.alerts.append(alert)
+            gate = self.board.gate(SILENT, section, state.level, watermark, at)
+            if gate.open:
+                playbook = self.reference.playbook_for_rule(SILENT)
+                self.board.raise_alert(
+                    SILENT,
+                    section,
+                    state.level,
+                    _utc(last + cadence),
+                    evidence,
+                    advisory_recommendation(playbook, [section]),
+                    gate,
+                )
+        elif LEVEL_RANK[state.level] > LEVEL_RANK[current.level]:
+            self.board.publish(
+                lifecycle.revise(current, state.level, at, evidence, current.recommendation)
+            )
 
     # ------------------------------------------------------------------ upkeep
     def prune(self) -> None:
@@ -799,6 +949,7 @@ class PictureEngine:
         return True
 
     def drain(self) -> Outputs:
+        self.outputs.alerts.extend(self.board.drain())
         out, self.outputs = self.outputs, Outputs()
         return out
 
@@ -808,40 +959,42 @@ class PictureEngine:
         result = {}
         for section in sorted(sections or self.owned):
             watermark = self.watermark(section)
-            attempts, base, threshold = self.surge_state(section, watermark)
+            now = self.surge_state(section, watermark)
+            base = now.baseline
             lit = self.active_indicators(section, watermark)
-            surge = self.open_alerts.get((SURGE, section))
-            surge_reason = (
-                f"surge: {attempts} attempts in the last hour against a threshold of "
-                f"{threshold:.0f}"
-                if surge
-                else None
-            )
+            surge = self.board.current(SURGE, section)
+            surge_reason = "surge: " + "; ".join(now.assessment.explanation) if surge else None
             level, reasons = threat_level(lit, surge.level if surge else None, surge_reason)
+            last = self.last_message.get(section)
             result[section] = {
                 "section_id": section,
                 "name": self.reference.section(section).name,
                 "watermark": _utc(watermark).isoformat(),
                 "watermark_epoch": watermark,
-                "last_report_at": _utc(self.section_max[section]).isoformat()
-                if section in self.section_max
-                else None,
+                "last_report_at": _utc(last).isoformat() if last is not None else None,
+                "silent_for_s": round(max(0.0, watermark - last), 1) if last is not None else None,
+                "expected_cadence_s": self.cadence_s[section],
                 "counts": windowed_counts(self.counters[section], watermark),
                 "baseline": {
                     "hourly_mean": round(base.hourly_mean, 4),
+                    "persons_hourly_mean": round(now.persons_baseline.hourly_mean, 4),
                     "observed_hours": base.observed_hours,
                     "method": base.method,
                 },
-                "surge_threshold": round(threshold, 3),
-                "surge_ratio": round(attempts / base.hourly_mean, 3)
+                "surge_threshold": round(now.assessment.attempts_threshold, 3),
+                "surge_persons_threshold": round(now.assessment.persons_threshold, 3),
+                "surge_ratio": round(now.attempts / base.hourly_mean, 3)
                 if base.hourly_mean > 0
                 else None,
                 "indicators": [i.as_dict() for i in lit],
                 "threat_level": level,
                 "threat_reasons": reasons,
+                "silences": [
+                    x.as_dict() for x in self.board.silences.of_section(section, _utc(watermark))
+                ],
                 "open_alerts": [
                     a.model_dump(mode="json")
-                    for (_, s), a in sorted(self.open_alerts.items())
+                    for (_, s), a in sorted(self.board.open.items())
                     if s == section
                 ],
             }

@@ -42,10 +42,12 @@ def window_bounds(watermark: float, minutes: int) -> tuple[int, int]:
 
 @dataclass(slots=True)
 class SectionCounters:
-    """Minute buckets of one section; hourly attempt totals kept longer for the baseline."""
+    """Minute buckets of one section; hourly attempt and persons totals kept longer for the
+    baselines."""
 
     minutes: dict[int, list[int]] = field(default_factory=dict)
     hourly_attempts: dict[int, int] = field(default_factory=dict)
+    hourly_persons: dict[int, int] = field(default_factory=dict)
 
     def add_attempt(self, epoch: float, persons: int, outcome: str) -> None:
         minute = int(epoch // MINUTE)
@@ -57,6 +59,7 @@ class SectionCounters:
         bucket[OUTCOME_COLUMN.get(outcome, UNKNOWN)] += 1
         hour = minute // 60
         self.hourly_attempts[hour] = self.hourly_attempts.get(hour, 0) + 1
+        self.hourly_persons[hour] = self.hourly_persons.get(hour, 0) + persons
 
     def add_turn_back(self, epoch: float, persons: int) -> None:
         minute = int(epoch // MINUTE)
@@ -83,6 +86,16 @@ class SectionCounters:
             return total
         return self.window(start_minute, end_minute)["attempts"]
 
+    def persons_in(self, start_minute: int, end_minute: int) -> int:
+        """People in the crossing attempts of the minute range."""
+        minutes = self.minutes
+        total = 0
+        for m in range(start_minute, end_minute):
+            bucket = minutes.get(m)
+            if bucket is not None:
+                total += bucket[ATTEMPT_PERSONS]
+        return total
+
     def window(self, start_minute: int, end_minute: int) -> dict[str, int]:
         totals = [0] * 8
         for minute, bucket in self.minutes.items():
@@ -96,6 +109,8 @@ class SectionCounters:
             del self.minutes[minute]
         for hour in [h for h in self.hourly_attempts if h < keep_from_hour]:
             del self.hourly_attempts[hour]
+        for hour in [h for h in self.hourly_persons if h < keep_from_hour]:
+            del self.hourly_persons[hour]
 
 
 def windowed_counts(counters: SectionCounters, watermark: float) -> dict[str, dict[str, int]]:

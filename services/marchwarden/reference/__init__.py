@@ -1,4 +1,4 @@
-"""Versioned reference data: border sections, counter-mobility parks and arteries."""
+"""Versioned reference data: border sections, parks, arteries, playbooks and border guards."""
 
 from marchwarden.reference.geo import (
     EARTH_RADIUS_KM,
@@ -17,15 +17,18 @@ from marchwarden.reference.models import (
     ReferenceData,
     Section,
 )
+from marchwarden.reference.playbooks import Agency, Playbook
 
 __all__ = [
     "DATA_FILES",
     "EARTH_RADIUS_KM",
     "SECTION_ID_PATTERN",
+    "Agency",
     "Artery",
     "EquipmentCounts",
     "LineString",
     "Park",
+    "Playbook",
     "Point",
     "ReferenceData",
     "ReferenceDataError",

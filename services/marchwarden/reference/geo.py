@@ -55,3 +55,28 @@ def distance_point_to_linestring_km(p: Point, line: LineString) -> float:
         t = 0.0 if seg2 == 0.0 else max(0.0, min(1.0, -(x1 * dx + y1 * dy) / seg2))
         best = min(best, math.hypot(x1 + t * dx, y1 + t * dy))
     return best
+
+
+def locate_on_linestring_km(p: Point, line: LineString) -> tuple[float, float]:
+    """Where ``p`` meets ``line``: (distance from ``p`` to its nearest point on the line,
+    distance along the line from its first vertex to that nearest point), both in km.
+
+    The nearest point is found in the same local plane as `distance_point_to_linestring_km`;
+    the along-line distance sums great-circle segment lengths up to it.
+    """
+    kx = _KM_PER_DEG * math.cos(math.radians(p.lat))
+    ky = _KM_PER_DEG
+    coords = line.coordinates
+    pts = [((lon - p.lon) * kx, (lat - p.lat) * ky) for lon, lat in coords]
+    best, best_along, walked = math.inf, 0.0, 0.0
+    for i, ((x1, y1), (x2, y2)) in enumerate(itertools.pairwise(pts)):
+        dx, dy = x2 - x1, y2 - y1
+        seg2 = dx * dx + dy * dy
+        t = 0.0 if seg2 == 0.0 else max(0.0, min(1.0, -(x1 * dx + y1 * dy) / seg2))
+        (lon1, lat1), (lon2, lat2) = coords[i], coords[i + 1]
+        seg_km = _haversine(lat1, lon1, lat2, lon2)
+        d = math.hypot(x1 + t * dx, y1 + t * dy)
+        if d < best:
+            best, best_along = d, walked + t * seg_km
+        walked += seg_km
+    return best, best_along

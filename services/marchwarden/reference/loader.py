@@ -18,6 +18,8 @@ DATA_FILES: dict[str, str] = {
     "sections": "sections.json",
     "parks": "parks.json",
     "arteries": "arteries.json",
+    "playbooks": "playbooks.json",
+    "agencies": "agencies.json",
 }
 """ReferenceData field -> file name inside the data directory."""
 
@@ -58,12 +60,13 @@ def _load(root: Traversable | Path) -> ReferenceData:
     }
     data = ReferenceData.model_validate(payload)
     logger.info(
-        "loaded reference data %s from %s: %d sections, %d parks, %d arteries",
+        "loaded reference data %s from %s: %d sections, %d parks, %d arteries, %d playbooks",
         data.version,
         root,
         len(data.sections),
         len(data.parks),
         len(data.arteries),
+        len(data.playbooks),
     )
     return data
 

@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaError
 
 from marchwarden.contracts.deadletters import DeadLetter
 from marchwarden.contracts.decoding import Rejection, decode_event
-from marchwarden.contracts.events import CrossingAttempt, Indicator, TurnBack
+from marchwarden.contracts.events import CrossingAttempt, Indicator, SensorHeartbeat, TurnBack
 from marchwarden.picture.engine import FUTURE_SKEW_S
 from marchwarden.screen.bodies import BodyError, read_json
 from marchwarden.screen.visibility import Viewer, event_refusal, viewer_of
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 HTTP_SOURCE = "http:/events"
 """The `topic` of a dead letter refused at POST /events (its offset: see dead_letter_for)."""
 
-Event = CrossingAttempt | TurnBack | Indicator
+Event = CrossingAttempt | TurnBack | Indicator | SensorHeartbeat
 
 
 @dataclass(frozen=True, slots=True)

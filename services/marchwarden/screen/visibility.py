@@ -18,7 +18,7 @@ from marchwarden.access.identity import Role, covering_organisations, covers
 from marchwarden.access.tlp import redact_alert
 from marchwarden.access.web import PRINCIPAL
 from marchwarden.contracts.alerts import AlertState
-from marchwarden.contracts.events import CrossingAttempt, Indicator, TurnBack
+from marchwarden.contracts.events import CrossingAttempt, Indicator, SensorHeartbeat, TurnBack
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,9 @@ def command_refusal(viewer: Viewer, section_id: str) -> str | None:
     return None
 
 
-def event_refusal(viewer: Viewer, event: CrossingAttempt | TurnBack | Indicator) -> str | None:
+def event_refusal(
+    viewer: Viewer, event: CrossingAttempt | TurnBack | Indicator | SensorHeartbeat
+) -> str | None:
     """Why this viewer may not report this event, or None: a reporter reports as its own
     organisation, for the sections it covers."""
     if not viewer.has("reporter"):

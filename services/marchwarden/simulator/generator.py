@@ -8,21 +8,26 @@ editing one stream does not reshuffle the others.
 
 How events are placed:
 
-1. Each stream draws its events (group sizes, outcomes or turn-back reasons) and spreads
-   them over its UTC days (monthly shape interpolated between month midpoints x weekly
-   pattern x log-normal day noise) and over its sections (weighted by the reference
-   ``expected_attempts_per_day``).
-2. Each section then walks its days in order and places the day's attempts into hours
-   following a diurnal curve in local time (most attempts 22:00-04:00), then into one of
-   the hour's six 10-minute slots and a uniform second. The attempts per slot are capped
-   at ``max(2, floor((0.85 x T - 1) / 7))`` where ``T = max(20, 3 x baseline)`` is the
-   surge threshold of the alert rule and the baseline is the section's mean hourly
-   attempts over the previous 28 days (the reference prior before the scenario starts); a
-   full slot passes its attempt to the next slot with room. The rule's 60-minute window
-   (60 whole minutes) touches at most seven slots, so background traffic never reaches
-   the surge threshold: the scripted surge episodes are the only surges. Attempts over a
-   day's capacity move to the next day (only when a day brings more than about twice the
-   trailing mean, which the scenarios avoid).
+1. Each stream draws its events (group sizes, outcomes or turn-back reasons; a quota in
+   persons draws groups until they add up to it exactly, less the persons of the scripted
+   surges the quota includes) and spreads them over its UTC days (monthly shape
+   interpolated between month midpoints x weekly pattern x log-normal day noise) and over its
+   sections (weighted by the reference ``expected_persons_per_day``).
+2. With ``Scenario.clustering`` (``baltic-2024``) each section's attempts of a day arrive in
+   waves: groups brought to one stretch of the border together. Wave sizes are geometric
+   with a mean of ``1 + attempts that day / WAVE_SCALE`` (at most ``MAX_WAVE_MEAN``); a
+   wave starts at an hour drawn from a diurnal curve in local time (most attempts
+   22:00-04:00) and spreads over 10-45 minutes around one spot. Quiet days are single
+   groups; crisis days bring organised pushes, so surges arise without a script when the
+   border is busy (autumn 2021 on the Polish-Belarusian border).
+   Without clustering (the short scenarios) attempts are placed one by one into hours
+   following the diurnal curve, then into one of the hour's six 10-minute slots: the first
+   slot (round the day) where every run of seven slots around it (a 60-minute window
+   touches at most seven) stays within 85 % of the section's surge thresholds, in attempts
+   and in persons, with the section's floors and factor and its baselines over the previous
+   28 days (the reference priors before the scenario starts). A group larger than the
+   persons limit is reported in parts; what finds no room moves to the next day. So that
+   background never surges and the scripted episodes are the only surges.
 3. Surge episodes add their scripted attempts per 10-minute slot; indicator episodes add
    their updates at fixed times.
 
@@ -47,6 +52,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Final
 
+from marchwarden.alerts.surge import section_limits
 from marchwarden.reference import ReferenceData, Section, load_reference
 from marchwarden.settings import RuleSettings
 from marchwarden.simulator.scenarios import (
@@ -80,8 +86,13 @@ MAX_GROUP: Final = 15
 SLOT_S: Final = 600
 """Placement slot: 10 minutes; a 60-minute window touches at most 7 slots."""
 SLOTS_PER_WINDOW: Final = 7
-MIN_SLOT_CAP: Final = 2
 CAP_MARGIN: Final = 0.85
+
+WAVE_SCALE: Final = 30.0
+"""Attempts a day per +1 of the mean wave size (a wave is groups arriving together)."""
+MAX_WAVE_MEAN: Final = 12.0
+WAVE_MINUTES: Final = (10, 45)
+"""A wave's attempts spread over this many minutes."""
 
 STANDARD_OFFSET_H: Final[dict[str, int]] = {"LT": 2, "LV": 2, "EE": 2, "PL": 1}
 """Winter UTC offset of each reporting country (EET, CET); +1 h in EU summer time."""
@@ -201,6 +212,31 @@ class _Line:
 # --- planning --------------------------------------------------------------------------
 
 
+def _window_limit(threshold: float) -> int:
+    """The most a 60-minute window may hold to stay clearly below ``threshold``."""
+    return max(1, math.ceil(CAP_MARGIN * threshold) - 1)
+
+
+def _fits(fill: dict[int, list[int]], slot: int, persons: int, a_limit: int, p_limit: int) -> bool:
+    """Whether one more attempt of ``persons`` in ``slot`` keeps every 7-slot run within limits."""
+    runs = [
+        fill.get(s, (0, 0)) for s in range(slot - SLOTS_PER_WINDOW + 1, slot + SLOTS_PER_WINDOW)
+    ]
+    for i in range(SLOTS_PER_WINDOW):
+        run = runs[i : i + SLOTS_PER_WINDOW]
+        if sum(r[0] for r in run) + 1 > a_limit or sum(r[1] for r in run) + persons > p_limit:
+            return False
+    return True
+
+
+def _wave_size(rng: random.Random, mean: float) -> int:
+    """Geometric wave size (attempts) on 1.. with the given mean."""
+    if mean <= 1.0:
+        return 1
+    q = 1.0 - 1.0 / mean
+    return 1 + int(math.log(1.0 - rng.random()) / math.log(q))
+
+
 def _group_size(rng: random.Random, mean: float) -> int:
     """Geometric group size on 1..MAX_GROUP with the given (untruncated) mean."""
     if mean <= 1.0:
@@ -226,10 +262,8 @@ class _Planner:
         self.lines = tuple(_Line.of(s) for s in self.sections)
         self.first_day = _day_number(scenario.start)
         self.ndays = scenario.days
-        rules = RuleSettings()
-        self.min_attempts = rules.surge_min_attempts
-        self.factor = rules.surge_baseline_factor
-        self.baseline_days = rules.baseline_days
+        self.rules = RuleSettings()
+        self.baseline_days = self.rules.baseline_days
         self._cum_cache: dict[tuple[int, int], list[float]] = {}
         self._check_references()
 
@@ -256,12 +290,22 @@ class _Planner:
             if s.country == stream.country and s.neighbour == stream.neighbour
         ]
 
+    def _surge_share(self, stream: Stream, surges: Sequence[Record]) -> int:
+        """Persons (or events) of the scripted surge records a stream's quota includes."""
+        if not stream.includes_surges or stream.event_type != "crossing_attempt":
+            return 0
+        secs = set(self._stream_sections(stream))
+        lo = _day_number(stream.start) * _DAY
+        hi = _day_number(stream.end) * _DAY
+        inside = [r for r in surges if r[3] in secs and lo <= r[0] < hi]
+        return sum(r[4] for r in inside) if stream.unit == "persons" else len(inside)
+
     # stream -> (section, day) buckets
-    def plan(self) -> _Plan:
+    def plan(self, surges: Sequence[Record] = ()) -> _Plan:
         plan = _Plan(defaultdict(lambda: defaultdict(list)), defaultdict(lambda: defaultdict(list)))
         for n, stream in enumerate(self.scenario.streams):
             rng = self.rng("stream", n)
-            items = self._stream_items(stream, rng)
+            items = self._stream_items(stream, rng, self._surge_share(stream, surges))
             if not items:
                 continue
             day0 = _day_number(stream.start) - self.first_day
@@ -275,20 +319,28 @@ class _Planner:
                 cum.append(acc)
             day_of = rng.choices(range(days), cum_weights=cum, k=len(items))
             secs = self._stream_sections(stream)
-            weights = [max(self.sections[i].expected_attempts_per_day, 0.05) for i in secs]
+            weights = [max(self.sections[i].expected_persons_per_day, 0.05) for i in secs]
             sec_of = rng.choices(secs, weights=weights, k=len(items))
             target = plan.attempts if stream.event_type == "crossing_attempt" else plan.turn_backs
             for item, k, s in zip(items, day_of, sec_of, strict=True):
                 target[s][day0 + k].append(item)
         return plan
 
-    def _stream_items(self, stream: Stream, rng: random.Random) -> list[tuple[int, int]]:
-        """(persons, outcome or reason code) for every event of the stream, quota exact."""
+    def _stream_items(
+        self, stream: Stream, rng: random.Random, taken: int = 0
+    ) -> list[tuple[int, int]]:
+        """(persons, outcome or reason code) for every event of the stream, quota exact.
+
+        ``taken`` is the part of the quota the scripted surges already placed.
+        """
+        quota = stream.quota - taken
+        if quota < 0:
+            raise ValueError(f"stream {stream.label}: its surges exceed the quota by {-quota}")
         sizes: list[int] = []
         if stream.unit == "events":
-            sizes = [_group_size(rng, stream.mean_group) for _ in range(stream.quota)]
+            sizes = [_group_size(rng, stream.mean_group) for _ in range(quota)]
         else:
-            left = stream.quota
+            left = quota
             while left > 0:
                 size = min(_group_size(rng, stream.mean_group), left)
                 sizes.append(size)
@@ -368,29 +420,42 @@ class _Planner:
         prior = section.expected_attempts_per_day
         span_h = self.baseline_days * 24
         window = prior * self.baseline_days
+        persons_window = section.expected_persons_per_day * self.baseline_days
+        limits = section_limits(section, self.rules)
         placed_per_day = [0] * self.ndays
+        placed_persons = [0] * self.ndays
+        fill: dict[int, list[int]] = {}
         carry: list[tuple[int, int]] = []
         carried = 0
         for d in range(self.ndays):
             day = self.first_day + d
+            if self.scenario.clustering:
+                todays = attempts.get(d, [])
+                if todays:
+                    self._place_waves(rng, si, day, todays, out)
+                tb = turn_backs.get(d)
+                if tb:
+                    self._place_turn_backs(rng, si, day, tb, out)
+                continue
             todays = carry + attempts.get(d, [])
-            baseline = window / span_h
-            threshold = max(float(self.min_attempts), self.factor * baseline)
-            cap = max(MIN_SLOT_CAP, math.floor((CAP_MARGIN * threshold - 1) / SLOTS_PER_WINDOW))
-            slots = _DAY // SLOT_S
-            if d == self.ndays - 1 and len(todays) > slots * cap:
-                log.warning(
-                    "%s: %d attempts over capacity on the last day", section.id, len(todays)
-                )
-                cap = -(-len(todays) // slots)
-            carry = todays[slots * cap :]
-            todays = todays[: slots * cap]
+            a_limit = _window_limit(max(limits.floor_attempts, limits.factor * window / span_h))
+            p_limit = _window_limit(
+                max(limits.floor_persons, limits.factor * persons_window / span_h)
+            )
+            placed, carry = self._place_attempts(
+                rng, si, day, todays, (a_limit, p_limit), fill, out, d == self.ndays - 1
+            )
             carried += len(carry)
-            if todays:
-                self._place_attempts(rng, si, day, todays, cap, out)
-            placed_per_day[d] = len(todays) + surge_per_day.get(d, 0)
+            placed_per_day[d] = len(placed) + surge_per_day.get(d, 0)
+            placed_persons[d] = sum(p for p, _ in placed)
             dropped = placed_per_day[d - self.baseline_days] if d >= self.baseline_days else prior
             window += placed_per_day[d] - dropped
+            gone = (
+                placed_persons[d - self.baseline_days]
+                if d >= self.baseline_days
+                else section.expected_persons_per_day
+            )
+            persons_window += placed_persons[d] - gone
             tb = turn_backs.get(d)
             if tb:
                 self._place_turn_backs(rng, si, day, tb, out)
@@ -404,24 +469,88 @@ class _Planner:
         si: int,
         day: int,
         items: list[tuple[int, int]],
-        cap: int,
+        limits: tuple[int, int],
+        fill: dict[int, list[int]],
         out: list[Record],
-    ) -> None:
+        last_day: bool,
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Place attempts one by one so no 60-minute window reaches the section's thresholds.
+
+        A 60-minute window touches at most seven 10-minute slots; an attempt goes to the
+        first slot (from the one its diurnal hour draws, round the day) where every seven-slot
+        run around it stays within ``limits`` (attempts, persons). A group larger than the
+        persons limit is reported in parts. What finds no room moves to the next day.
+        Returns (placed, carried).
+        """
+        a_limit, p_limit = limits
         cum = self._hour_cum(self.sections[si].country, day, 0)
         hours = rng.choices(range(24), cum_weights=cum, k=len(items))
         per_hour = 3600 // SLOT_S
         nslots = _DAY // SLOT_S
-        fill = [0] * nslots
-        base = day * _DAY
+        first = day * nslots
+        placed: list[tuple[int, int]] = []
+        carry: list[tuple[int, int]] = []
         for (persons, outcome), hour in zip(items, hours, strict=True):
-            slot = hour * per_hour + rng.randrange(per_hour)
-            while fill[slot] >= cap:
-                slot = (slot + 1) % nslots
-            fill[slot] += 1
-            epoch = base + slot * SLOT_S + rng.randrange(SLOT_S)
-            lat, lon = self._location(rng, si)
-            src = self._source(rng, SOURCE_WEIGHTS)
-            out.append((epoch, rng.getrandbits(128), ATTEMPT, si, persons, outcome, lat, lon, src))
+            parts = [p_limit] * (persons // p_limit) + (
+                [persons % p_limit] if persons % p_limit else []
+            )
+            for part in parts:
+                start = hour * per_hour + rng.randrange(per_hour)
+                slot = next(
+                    (
+                        first + (start + k) % nslots
+                        for k in range(nslots)
+                        if _fits(fill, first + (start + k) % nslots, part, a_limit, p_limit)
+                    ),
+                    None,
+                )
+                if slot is None:
+                    if not last_day:
+                        carry.append((part, outcome))
+                        continue
+                    slot = first + start  # the scenario ends: over capacity, placed anyway
+                counts = fill.setdefault(slot, [0, 0])
+                counts[0] += 1
+                counts[1] += part
+                placed.append((part, outcome))
+                epoch = slot * SLOT_S + rng.randrange(SLOT_S)
+                lat, lon = self._location(rng, si)
+                src = self._source(rng, SOURCE_WEIGHTS)
+                out.append((epoch, rng.getrandbits(128), ATTEMPT, si, part, outcome, lat, lon, src))
+        return placed, carry
+
+    def _place_waves(
+        self,
+        rng: random.Random,
+        si: int,
+        day: int,
+        items: list[tuple[int, int]],
+        out: list[Record],
+    ) -> None:
+        """Place a day's attempts in waves: groups brought to one stretch of the border together.
+
+        Waves are geometric in size with a mean that grows with the day's traffic
+        (``1 + attempts / WAVE_SCALE``, at most ``MAX_WAVE_MEAN``): a quiet day is single
+        groups, a crisis day brings organised pushes. Each wave starts at an hour drawn from
+        the diurnal curve and spreads its attempts over ``WAVE_MINUTES`` around one spot.
+        """
+        mean = min(MAX_WAVE_MEAN, 1.0 + len(items) / WAVE_SCALE)
+        cum = self._hour_cum(self.sections[si].country, day, 0)
+        base = day * _DAY
+        i = 0
+        while i < len(items):
+            size = min(_wave_size(rng, mean), len(items) - i)
+            start = base + rng.choices(range(24), cum_weights=cum)[0] * 3600 + rng.randrange(3600)
+            spread = rng.randint(*WAVE_MINUTES) * 60
+            spot = rng.random()
+            for persons, outcome in items[i : i + size]:
+                epoch = min(start + rng.randrange(spread), base + _DAY - 1)
+                lat, lon = self._location(rng, si, spot)
+                src = self._source(rng, SOURCE_WEIGHTS)
+                out.append(
+                    (epoch, rng.getrandbits(128), ATTEMPT, si, persons, outcome, lat, lon, src)
+                )
+            i += size
 
     def _place_turn_backs(
         self, rng: random.Random, si: int, day: int, items: list[tuple[int, int]], out: list[Record]
@@ -456,7 +585,6 @@ class _Planner:
         ]
 
     def records(self) -> list[Record]:
-        plan = self.plan()
         surge_per_section: dict[int, Counter[int]] = defaultdict(Counter)
         out: list[Record] = []
         for n, surge in enumerate(self.scenario.surges):
@@ -464,6 +592,7 @@ class _Planner:
             for rec in recs:
                 surge_per_section[rec[3]][rec[0] // _DAY - self.first_day] += 1
             out += recs
+        plan = self.plan(out)
         for si in range(len(self.sections)):
             if si in plan.attempts or si in plan.turn_backs or si in surge_per_section:
                 out += self.section_records(

@@ -35,7 +35,8 @@ class ProduceError(RuntimeError):
 def topic_for(settings: Settings, event_type: str) -> str:
     """The topic an event type is published on (design.md, 'Contracts')."""
     topics = settings.topics
-    if event_type == "crossing_attempt":
+    # Sensor heartbeats travel with the attempts their sensors report.
+    if event_type in ("crossing_attempt", "sensor_heartbeat"):
         return topics.crossings
     if event_type == "turn_back":
         return topics.turnbacks
