@@ -33,7 +33,7 @@ def command(alert_id: str, verb: str = "acknowledge", **changes: Any) -> dict[st
         "schema_version": 1,
         "command": verb,
         "alert_id": alert_id,
-        "operator_id": "op-lv-2",
+        "operator_id": "operator-lv-vrs",  # a test token: <role>-<organisation>
         "note": "",
         "issued_at": datetime.now(UTC).isoformat(),
     }

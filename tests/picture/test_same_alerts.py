@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from marchwarden.access.tlp import redact_alert
+from marchwarden.contracts.alerts import AlertState
 from marchwarden.picture.engine import PictureEngine
 from marchwarden.reference import load_reference
 from marchwarden.settings import RuleSettings, Settings, TopicNames
@@ -90,10 +92,18 @@ async def one_run(
         code = worker.stop()
     assert code == 0, worker.log()[-2000:]
     # Read after the worker stopped: whatever its timers published later would show here.
-    published = alert_stream(await read_topic(worker.bootstrap, worker.topic("ops.alerts")))
+    # The internal topic carries the full states; ops.alerts the view every organisation may
+    # see (TLP), which must be exactly the shared view of those full states.
+    full = alert_stream(await read_topic(worker.bootstrap, worker.topic(TopicNames().alerts_full)))
+    shared = alert_stream(await read_topic(worker.bootstrap, worker.topic("ops.alerts")))
+    assert shared == shared_view(full), "ops.alerts carries the shared TLP view"
     table = [row[:-1] for row in rows]
     stored = alert_stream(json.loads(row[-1]) for row in rows)
-    return published, table, stored
+    return full, table, stored
+
+
+def shared_view(stream: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return alert_stream(redact_alert(AlertState.model_validate(a), None) for a in stream)
 
 
 async def test_the_critical_window_gives_the_same_alerts_on_every_run(
@@ -102,6 +112,7 @@ async def test_the_critical_window_gives_the_same_alerts_on_every_run(
     events = window_events()
     expected = in_process_stream(events)
     assert len(expected) >= 9, summary(expected)
+    assert any(a["withheld_sources"] for a in shared_view(expected)), "an AMBER source is in it"
     runs = []
     for n, run in enumerate(RUNS):
         runs.append(await one_run(new_worker(bootstrap, tmp_path / f"run-{n}", run), run, events))
@@ -109,6 +120,6 @@ async def test_the_critical_window_gives_the_same_alerts_on_every_run(
     for published, table, stored in runs:
         assert summary(published) == summary(expected)
         assert published == expected  # evidence, plans and event ids included
-        assert stored == published, "history holds the states that were published"
+        assert stored == published, "history holds the full states that were published"
         assert [row[:2] for row in table] == [[a["alert_id"], a["version"]] for a in stored]
     assert all(table == runs[0][1] for _, table, _ in runs), "alerts table rows differ"
