@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 
-def first_line(exc: BaseException, limit: int = 300) -> str:
+def first_line(exc: BaseException, limit: int | None = 300) -> str:
     """The exception's first line (its type name when it has no text), at most `limit` chars."""
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:limit]
+    line = text.splitlines()[0]
+    return line if limit is None else line[:limit]

@@ -18,6 +18,7 @@ from marchwarden.access.identity import Principal, analyst_database
 from marchwarden.access.sqlcheck import SqlRefused, normalise
 from marchwarden.access.tokens import TokenError, TokenStore
 from marchwarden.analysis.reports import report_from_request
+from marchwarden.errors import first_line
 from marchwarden.history.analyst import direct_lane
 from marchwarden.history.store import ReadOnlyViolation
 from marchwarden.settings import Settings
@@ -162,7 +163,7 @@ def _direct(
     except (SqlRefused, ReadOnlyViolation) as exc:
         raise HistoryAccessError(str(exc)) from exc
     except Exception as exc:
-        text = (str(exc).strip() or type(exc).__name__).splitlines()[0][:400]
+        text = first_line(exc, 400)
         if "lock" in text.lower() or "already" in text.lower():
             text += " (is another process using this data directory? query through its worker)"
         raise HistoryAccessError(text) from exc

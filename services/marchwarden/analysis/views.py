@@ -17,6 +17,7 @@ from marchwarden.access.sqlcheck import SqlRefused, normalise
 from marchwarden.access.web import principal_of
 from marchwarden.analysis.reports import report_from_request
 from marchwarden.context import WorkerContext
+from marchwarden.errors import first_line
 from marchwarden.history.analyst import (
     LaneBusy,
     LimitError,
@@ -48,7 +49,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _refused(exc: BaseException, status: int = 400) -> dict[str, Any]:
-    reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    reason = first_line(exc, None)
     log.info("history request refused (%d): %s", status, reason[:300])
     return {"error": reason}
 

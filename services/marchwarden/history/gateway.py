@@ -30,6 +30,7 @@ from marchwarden.access.sqlcheck import (
     check_tree,
     parse_explain_ast,
 )
+from marchwarden.errors import first_line
 from marchwarden.history.analyst import (
     AnalystLane,
     while_connected,
@@ -106,7 +107,7 @@ def create_gateway_app(
     """
 
     def refused(what: str, exc: Exception) -> web.Response:
-        log.warning("history %s refused: %s", what, str(exc).strip().splitlines()[0][:300])
+        log.warning("history %s refused: %s", what, first_line(exc))
         return web.json_response({"error": str(exc)}, status=400)
 
     @web.middleware

@@ -11,6 +11,7 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from marchwarden.errors import first_line
 from marchwarden.history.base import GatewaySecrets as GatewaySecrets
 from marchwarden.history.base import HistoryUnavailable as HistoryUnavailable
 from marchwarden.history.base import ReadOnlyViolation as ReadOnlyViolation
@@ -75,7 +76,7 @@ class HistoryStore:
                 self._client = clickhouse_connect.get_client(**kwargs)
             except Exception as exc:
                 raise HistoryUnavailable(
-                    f"cannot open ClickHouse at {redact_dsn(self.dsn)}: {_first_line(exc)}"
+                    f"cannot open ClickHouse at {redact_dsn(self.dsn)}: {first_line(exc)}"
                 ) from exc
         return self._client
 
@@ -201,8 +202,3 @@ class HistoryStore:
             return
         settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
         self._connect().insert(table, rows, column_names=list(column_names), settings=settings)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
