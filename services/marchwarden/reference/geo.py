@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from marchwarden.reference.models import LineString, Point
+
+# The shapes these helpers need, so geometry stays below the reference models that use it.
+class Point(Protocol):
+    """A position in WGS84 degrees."""
+
+    @property
+    def lat(self) -> float: ...
+
+    @property
+    def lon(self) -> float: ...
+
+
+class LineString(Protocol):
+    """A line as GeoJSON [lon, lat] pairs."""
+
+    @property
+    def coordinates(self) -> Sequence[Sequence[float]]: ...
+
 
 EARTH_RADIUS_KM = 6371.0088
 """Mean Earth radius (IUGG)."""
