@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from marchwarden.bootstrap import UserError, console, open_store
 from marchwarden.embedded.tansu import (
     EmbeddedBrokerError,
     TansuBroker,
@@ -186,7 +187,6 @@ def prepare_topics(settings: Settings) -> None:
 
 def prepare_history(settings: Settings) -> Any:
     """Open the history and apply the migrations (idempotent); returns the store."""
-    from marchwarden.cli import UserError, open_store
     from marchwarden.history.migrations import migrate
 
     try:
@@ -216,7 +216,6 @@ def run_stack(settings: Settings) -> int:
     0 after a requested stop; 2 when start-up failed; 3 when a part crashed or a child
     process died (the reason is printed).
     """
-    from marchwarden.cli import console
 
     history: EmbeddedHistory | None = None
     supervisor = Supervisor()

@@ -15,7 +15,7 @@ from marchwarden.analysis.views import register_history_views
 from marchwarden.brokerauth import faust_credentials
 from marchwarden.context import WorkerContext
 from marchwarden.history.analyst import AnalystQueries, direct_lane
-from marchwarden.history.gateway import SCHEME, RemoteAnalystLane, secrets_from
+from marchwarden.history.gateway_client import SCHEME, RemoteAnalystLane, secrets_from
 from marchwarden.history.store import HistoryStore
 from marchwarden.picture.agents import PictureWorker
 from marchwarden.picture.engine import PictureEngine

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from marchwarden.bootstrap import UserError, load_settings
+
 
 @click.command("demo")
 @click.option("--scenario", default="baltic-2024", show_default=True)
@@ -39,7 +41,6 @@ def demo_command(
     """Start the embedded stack, stream a compressed scenario, show alerts and a summary."""
     from rich.console import Console
 
-    from marchwarden.cli import UserError, load_settings
     from marchwarden.demo.runner import Demo, DemoError, DemoOptions
     from marchwarden.simulator.cli import parse_bound
     from marchwarden.simulator.scenarios import UnknownScenario, get_scenario

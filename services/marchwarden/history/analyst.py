@@ -29,7 +29,7 @@ from marchwarden.access.sqlcheck import (
     SqlRefused,
     check_analyst_sql,
 )
-from marchwarden.history.store import ReadOnlyViolation
+from marchwarden.history.errors import ReadOnlyViolation
 from marchwarden.settings import AnalystLimits
 
 log = logging.getLogger(__name__)

@@ -4,40 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from marchwarden.history.errors import (
+    _READONLY_MARKERS,
+    GatewaySecrets,
+    HistoryUnavailable,
+    ReadOnlyViolation,
+    redact_dsn,
+)
+from marchwarden.history.gateway_client import GatewayClient
+
+__all__ = [
+    "GatewaySecrets",
+    "HistoryStore",
+    "HistoryUnavailable",
+    "ReadOnlyViolation",
+    "redact_dsn",
+]
+
 log = logging.getLogger(__name__)
-
-
-class HistoryUnavailable(RuntimeError):
-    """ClickHouse could not be reached or opened; the message says which and why."""
-
-
-class ReadOnlyViolation(PermissionError):
-    """A read-only query tried to change data; ClickHouse itself refused it."""
-
-
-_READONLY_MARKERS = ("readonly mode", "READONLY", "Cannot execute query in readonly")
-
-
-def redact_dsn(dsn: str) -> str:
-    """The DSN without any password, for messages and logs."""
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", dsn)
-
-
-@dataclass(frozen=True)
-class GatewaySecrets:
-    """The two lanes of the history gateway: reads (readonly) and writes (inserts, DDL)."""
-
-    read: str
-    write: str
 
 
 class HistoryStore:
@@ -73,8 +64,6 @@ class HistoryStore:
 
     def _connect(self) -> Any:
         if self._client is None and self.dsn.startswith("mwhistory://"):
-            from marchwarden.history.gateway import GatewayClient
-
             try:
                 self._client = GatewayClient(self.dsn, self._gateway)
             except Exception as exc:
