@@ -13,6 +13,7 @@ from rich.console import Console
 
 from marchwarden.history.gateway_client import secrets_from
 from marchwarden.history.store import HistoryStore, HistoryUnavailable, redact_dsn
+from marchwarden.messages import first_line
 from marchwarden.settings import Settings
 
 console = Console(stderr=True)
@@ -44,11 +45,6 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings().with_overrides(**overrides)
     except ValueError as exc:  # pydantic's ValidationError and SettingsError are ValueErrors
         raise UserError(f"invalid configuration: {exc}") from exc
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
 
 
 def open_store(settings: Settings) -> Any:

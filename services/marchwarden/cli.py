@@ -17,10 +17,10 @@ from marchwarden.bootstrap import (
     UserError,
     configure_logging,
     console,
-    first_line,
     load_settings,
     open_store,
 )
+from marchwarden.messages import first_line
 from marchwarden.settings import Settings
 
 log = logging.getLogger("marchwarden")

@@ -24,6 +24,7 @@ from marchwarden.embedded.tansu import (
     free_port,
     port_in_use,
 )
+from marchwarden.messages import first_line
 from marchwarden.settings import Settings
 from marchwarden.supervision import EXIT_CRASH, Supervisor
 
@@ -181,8 +182,7 @@ def prepare_topics(settings: Settings) -> None:
     except BrokerUnavailable as exc:
         raise StartupError(str(exc)) from exc
     except Exception as exc:
-        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
-        raise StartupError(f"could not create the topics: {first}") from exc
+        raise StartupError(f"could not create the topics: {first_line(exc)}") from exc
 
 
 def prepare_history(settings: Settings) -> Any:
@@ -197,8 +197,7 @@ def prepare_history(settings: Settings) -> Any:
         migrate(store)
     except Exception as exc:
         store.close()
-        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
-        raise StartupError(f"could not prepare the history schema: {first}") from exc
+        raise StartupError(f"could not prepare the history schema: {first_line(exc)}") from exc
     return store
 
 

@@ -252,4 +252,7 @@ class Settings(BaseSettings):
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with CLI flags applied; None values mean 'flag not given'."""
         given = {k: v for k, v in overrides.items() if v is not None}
-        return self.model_copy(update=given) if given else self
+        if not given:
+            return self
+        # Validated like the environment (model_copy would not check a flag's value).
+        return type(self).model_validate({**self.model_dump(), **given})

@@ -46,6 +46,16 @@ def test_settings_come_from_the_environment_and_flags_override(monkeypatch) -> N
     assert "s3cret" not in repr(settings), "secrets never appear in reprs or logs"
     overridden = settings.with_overrides(web_port=7002, broker_url=None)
     assert overridden.web_port == 7002 and overridden.embedded_broker
+    assert overridden.clickhouse_password == settings.clickhouse_password, "secrets carried over"
+    assert overridden.rules.surge_min_attempts == 35
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("web_port", 70_000), ("web_port", "not a port"), ("data_dir", 3.5)]
+)
+def test_a_flag_is_validated_like_the_environment(flag: str, value: object) -> None:
+    with pytest.raises(ValueError, match=flag):
+        Settings().with_overrides(**{flag: value})
 
 
 def test_broker_urls_become_bootstrap_servers() -> None:

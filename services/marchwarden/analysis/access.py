@@ -17,6 +17,7 @@ from typing import Any
 from marchwarden.access.identity import Principal, analyst_database
 from marchwarden.access.sqlcheck import SqlRefused, normalise
 from marchwarden.access.tokens import TokenError, TokenStore
+from marchwarden.messages import first_line
 from marchwarden.settings import Settings
 
 
@@ -164,7 +165,7 @@ def _direct(
     except (SqlRefused, ReadOnlyViolation) as exc:
         raise HistoryAccessError(str(exc)) from exc
     except Exception as exc:
-        text = (str(exc).strip() or type(exc).__name__).splitlines()[0][:400]
+        text = first_line(exc, 400)
         if "lock" in text.lower() or "already" in text.lower():
             text += " (is another process using this data directory? query through its worker)"
         raise HistoryAccessError(text) from exc

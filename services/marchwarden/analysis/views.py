@@ -24,6 +24,7 @@ from marchwarden.history.analyst import (
     while_connected,
 )
 from marchwarden.history.store import ReadOnlyViolation
+from marchwarden.messages import first_line
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _refused(exc: BaseException, status: int = 400) -> dict[str, Any]:
-    reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    reason = first_line(exc, 10_000)
     log.info("history request refused (%d): %s", status, reason[:300])
     return {"error": reason}
 

@@ -27,6 +27,7 @@ from marchwarden.access.tokens import create_token
 from marchwarden.analysis.access import call_worker
 from marchwarden.brokerauth import kafka_client_options
 from marchwarden.embedded.tansu import TansuBroker, die_with_parent, free_port, port_in_use
+from marchwarden.messages import first_line
 from marchwarden.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -370,7 +371,7 @@ class Demo:
             out.write(f"{datetime.now().isoformat()} {what}\n")
             traceback.print_exception(exc, file=out)
         log.debug("%s", what, exc_info=exc)
-        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0][:200]
+        reason = first_line(exc, 200)
         self.console.print(
             f"[yellow]{what}[/]: {type(exc).__name__}: {reason} (details in {log_path})",
             highlight=False,

@@ -43,6 +43,7 @@ from marchwarden.history.gateway_client import (
     encode_value,
 )
 from marchwarden.history.store import HistoryStore
+from marchwarden.messages import first_line
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def create_gateway_app(
     """
 
     def refused(what: str, exc: Exception) -> web.Response:
-        log.warning("history %s refused: %s", what, str(exc).strip().splitlines()[0][:300])
+        log.warning("history %s refused: %s", what, first_line(exc))
         return web.json_response({"error": str(exc)}, status=400)
 
     @web.middleware

@@ -31,6 +31,7 @@ from marchwarden.history.isolation import (
     partition_chunks,
 )
 from marchwarden.history.store import HistoryStore, HistoryUnavailable
+from marchwarden.messages import first_line
 from marchwarden.picture.engine import (
     ALERT_COLUMNS,
     COMMAND_COLUMNS,
@@ -136,8 +137,7 @@ def is_refusal(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:500]
+    return first_line(exc, 500)
 
 
 def _token(table: str, rows: list[tuple[Any, ...]], key_columns: int) -> str:

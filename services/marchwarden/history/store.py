@@ -19,6 +19,7 @@ from marchwarden.history.errors import (
     redact_dsn,
 )
 from marchwarden.history.gateway_client import GatewayClient
+from marchwarden.messages import first_line
 
 __all__ = [
     "GatewaySecrets",
@@ -83,7 +84,7 @@ class HistoryStore:
                 self._client = clickhouse_connect.get_client(**kwargs)
             except Exception as exc:
                 raise HistoryUnavailable(
-                    f"cannot open ClickHouse at {redact_dsn(self.dsn)}: {_first_line(exc)}"
+                    f"cannot open ClickHouse at {redact_dsn(self.dsn)}: {first_line(exc)}"
                 ) from exc
         return self._client
 
@@ -209,8 +210,3 @@ class HistoryStore:
             return
         settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
         self._connect().insert(table, rows, column_names=list(column_names), settings=settings)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
