@@ -67,12 +67,25 @@ def prepare_directory(directory: Path) -> None:
     )
 
 
+def surge_detail(evidence: dict[str, Any]) -> str:
+    """Both measures of a surge (attempts and persons, each against its threshold): a surge
+    raised on persons must not read as "1 attempts, threshold 4"."""
+    parts = [
+        f"{evidence.get('attempts_last_hour')} attempts (threshold {evidence.get('threshold'):.0f})"
+    ]
+    if evidence.get("persons_last_hour") is not None and evidence.get("persons_threshold"):
+        parts.append(
+            f"{evidence['persons_last_hour']} persons (threshold {evidence['persons_threshold']:.0f})"
+        )
+    return ", ".join(parts) + " in 1 h"
+
+
 def alert_line(alert: dict[str, Any]) -> str:
     style = LEVEL_STYLE.get(alert["level"], "white")
     evidence = alert.get("evidence", {})
     detail = ""
     if alert["rule"] == "surge":
-        detail = f"{evidence.get('attempts_last_hour')} attempts in 1 h, threshold {evidence.get('threshold'):.0f}"
+        detail = surge_detail(evidence)
     elif alert.get("recommendation"):
         plan = alert["recommendation"]
         draws = sum(len(a["draws"]) for a in plan["arteries"])
