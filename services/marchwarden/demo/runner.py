@@ -89,7 +89,7 @@ def alert_line(alert: dict[str, Any]) -> str:
     elif alert.get("recommendation"):
         plan = alert["recommendation"]
         draws = sum(len(a["draws"]) for a in plan["arteries"])
-        detail = f"{plan['summary']}; {draws} park draws"
+        detail = f"{plan['summary']}; {draws} park draws" if plan["arteries"] else plan["summary"]
     when = alert["updated_at"][:16].replace("T", " ")
     return (
         f"[dim]{when}[/] [{style}]{alert['status'].upper():<12}[/] "
