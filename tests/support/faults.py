@@ -17,7 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from marchwarden.embedded.tansu import die_with_parent, free_port
-from tests.support.stack import TOPIC_OF, http, wait_until
+from tests.support.stack import TOKENS, TOPIC_OF, http, wait_until
 
 PARTS = ("worker", "history", "broker")
 
@@ -63,6 +63,7 @@ class EmbeddedUp:
             {
                 "MARCHWARDEN_TANSU_PORT": str(self.tansu_port),
                 "MARCHWARDEN_SINK_MAX_INTERVAL_S": "0.2",
+                "MARCHWARDEN_TOKENS": TOKENS.env_value,
             }
         )
         env.update(self.extra_env)
@@ -135,11 +136,15 @@ class EmbeddedUp:
             raise AssertionError(f"up did not stop within {timeout:.0f} s") from None
 
     def post_flush(self) -> None:
-        status, body = http("POST", self.url + "/admin/flush", {}, timeout=60)
+        status, body = http(
+            "POST", self.url + "/admin/flush", {}, token=TOKENS("admin"), timeout=60
+        )
         assert status == 200, body
 
     def sql(self, query: str) -> list[list[Any]]:
-        status, body = http("POST", self.url + "/history/sql", {"sql": query}, timeout=60)
+        status, body = http(
+            "POST", self.url + "/history/sql", {"sql": query}, token=TOKENS("analyst"), timeout=60
+        )
         assert status == 200, body
         return list(body["rows"])
 

@@ -229,6 +229,25 @@ class WorkerProcess:
         assert status == 200, body
         return list(body["rows"])
 
+    def stored_rows(self, query: str) -> list[list[Any]]:
+        """Read the stopped worker's own tables (not an analyst's views) in a child process.
+
+        chDB allows one store per process and one process per store, so the worker must be
+        stopped first and the read happens outside the test process.
+        """
+        assert self.process is None, "stop the worker before reading its store"
+        script = (
+            "import json, sys; from marchwarden.history.store import HistoryStore; "
+            "s = HistoryStore(sys.argv[1]); "
+            "print(json.dumps([list(r) for r in s.query(sys.argv[2])[1]], default=str))"
+        )
+        dsn = f"chdb://{(self.data_dir / 'history').resolve()}"
+        done = subprocess.run(
+            [sys.executable, "-c", script, dsn, query], capture_output=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        return list(json.loads(done.stdout.decode().strip().splitlines()[-1]))
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:

@@ -55,6 +55,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+PORT_RELEASE_GRACE_S = 5.0
+
+
+def wait_port_released(host: str, port: int, timeout: float) -> bool:
+    """True once nothing listens on host:port, False if something still does at the deadline."""
+    deadline = time.monotonic() + timeout
+    while port_in_use(host, port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def wait_for_port(host: str, port: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -106,7 +119,9 @@ class TansuBroker:
 
     def start(self, timeout: float = 10.0) -> TansuBroker:
         binary = resolve_tansu_bin(self.binary)
-        if port_in_use(self.host, self.port):
+        # After a crash, the previous broker dies with its parent but not at the same instant:
+        # a restart (by hand or by a supervisor) gives its port a moment to be released.
+        if not wait_port_released(self.host, self.port, PORT_RELEASE_GRACE_S):
             raise EmbeddedBrokerError(
                 f"port {self.host}:{self.port} is taken; stop what uses it or set "
                 "MARCHWARDEN_TANSU_PORT (or pass --broker kafka://host:port to use that broker)"

@@ -53,6 +53,9 @@ from marchwarden.picture.windows import (
 from marchwarden.reference.models import ReferenceData
 from marchwarden.settings import RuleSettings
 
+# A section expected to see less than one crossing attempt a day (reference priors: the
+# Russian borders and Lithuania's Belarus border) is a quiet one officers may be drawn from.
+QUIET_ATTEMPTS_PER_DAY = 1.0
 log = logging.getLogger(__name__)
 
 EVENT_COLUMNS = (
@@ -194,6 +197,9 @@ class PictureEngine:
         self.letter_prefix_bytes = letter_prefix_bytes
         self.letter_max_bytes = letter_max_bytes
         self.country = {s.id: s.country for s in reference.sections}
+        self.reference_quiet = {
+            s.id for s in reference.sections if s.expected_attempts_per_day < QUIET_ATTEMPTS_PER_DAY
+        }
         self.prior_per_day = {s.id: s.expected_attempts_per_day for s in reference.sections}
         self.prior_persons_per_day = {s.id: s.expected_persons_per_day for s in reference.sections}
         self.limits = {s.id: section_limits(s, rules) for s in reference.sections}
@@ -906,12 +912,14 @@ class PictureEngine:
         return [i for i in self.indicators.values() if section in i.sections and is_active(i, now)]
 
     def quiet_sections(self) -> set[str]:
-        """Sections with no open surge and no indicator in force (their threat level is low)."""
-        busy = {s for (rule, s) in self.board.open if rule == SURGE}
-        for ind in self.indicators.values():
-            if ind.state == "lit":
-                busy.update(ind.sections)
-        return set(self.country) - busy
+        """Sections that officers may be drawn from: quiet by their reference traffic.
+
+        Not by their live state: whether another section has an open alert at this moment
+        depends on how far its partition has been read, so a plan built from it would differ
+        from run to run on the same input (the same input must give the same alerts). The
+        screen shows each section's live threat beside the plan.
+        """
+        return self.reference_quiet
 
     def _evaluate_indicators(self, section: str, watermark: float) -> None:
         # Expire this section's indicators whose valid_until has passed, on the section's own
