@@ -29,6 +29,17 @@ class TopicNames(BaseModel):
     def ingest(self) -> tuple[str, str, str]:
         return (self.crossings, self.turnbacks, self.indicators)
 
+    def for_event(self, event_type: str) -> str | None:
+        """The topic an event type is published on (docs/contracts.md), None if it has none."""
+        # Sensor heartbeats travel with the attempts their sensors report.
+        if event_type in ("crossing_attempt", "sensor_heartbeat"):
+            return self.crossings
+        if event_type == "turn_back":
+            return self.turnbacks
+        if event_type == "indicator":
+            return self.indicators
+        return None
+
 
 class RuleSettings(BaseModel):
     """Thresholds of the alert rules; every number an operator may want to tune."""

@@ -82,3 +82,11 @@ def test_faust_exactly_once_is_refused_with_the_reason() -> None:
     with pytest.raises(ValidationError, match="exactly_once is not offered"):
         Settings(processing_guarantee="exactly_once")
     assert Settings().processing_guarantee == "at_least_once"
+
+
+def test_a_flag_the_setting_refuses_is_one_clear_line() -> None:
+    result = run("up", "--port", "0")
+    assert result.returncode == 1
+    assert "invalid configuration" in result.stderr and "web_port" in result.stderr
+    assert "greater than or equal to 1" in result.stderr
+    assert "Traceback" not in result.stderr
