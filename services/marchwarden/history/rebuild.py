@@ -45,6 +45,21 @@ def section_filter(sections: set[str] | None) -> str:
     return "AND section_id IN (" + (quoted or "''") + ")"
 
 
+def naming_filter(sections: set[str] | None) -> str:
+    """SQL: indicators naming one of the sections, as primary or in extra_section_ids.
+
+    A section named only as an extra may be owned by another worker than the primary one,
+    and its owner needs the indicator after a restart or a rebalance too.
+    """
+    if sections is None:
+        return ""
+    quoted = ", ".join("'" + s.replace("'", "") + "'" for s in sorted(sections)) or "''"
+    return (
+        f"AND (section_id IN ({quoted}) OR hasAny(JSONExtract(payload, "
+        f"'extra_section_ids', 'Array(String)'), [{quoted}]))"
+    )
+
+
 def since_each(marks: dict[str, float], reach_s: float) -> str:
     """SQL: events of each section no older than its own mark minus `reach_s`."""
     return " OR ".join(
@@ -140,7 +155,8 @@ async def rebuild_engine(
     engine.seen = {str(event_id): int(minute) for event_id, minute in ids}
     _, indicators = await store.aquery(
         "SELECT argMax(payload, (occurred_at, ingested_at)) FROM events FINAL "
-        f"WHERE event_type = 'indicator' AND late = 0 {flt} GROUP BY indicator_id"
+        f"WHERE event_type = 'indicator' AND late = 0 {naming_filter(sections)} "
+        "GROUP BY indicator_id"
     )
     for (payload,) in indicators:
         # Through the upcasters: history keeps each event as it arrived (version 1 or 2).
