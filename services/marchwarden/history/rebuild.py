@@ -68,6 +68,25 @@ def since_each(marks: dict[str, float], reach_s: float) -> str:
     )
 
 
+async def _restore_indicators(
+    engine: PictureEngine, store: HistoryStore, sections: set[str] | None
+) -> None:
+    """The latest state of every indicator naming one of the sections."""
+    _, indicators = await store.aquery(
+        "SELECT argMax(payload, (occurred_at, ingested_at)) FROM events FINAL "
+        f"WHERE event_type = 'indicator' AND late = 0 {naming_filter(sections)} "
+        "GROUP BY indicator_id"
+    )
+    for (payload,) in indicators:
+        # Through the upcasters: history keeps each event as it arrived (version 1 or 2).
+        raw = payload.encode()
+        event = decode_event(raw, max_bytes=len(raw))
+        if isinstance(event, Indicator):
+            state = apply_indicator(None, event)
+            if state is not None:
+                engine.indicators[event.indicator_id] = state
+
+
 async def rebuild_engine(
     engine: PictureEngine, store: HistoryStore, sections: set[str] | None = None
 ) -> dict[str, Any]:
@@ -88,6 +107,8 @@ async def rebuild_engine(
     )
     total = sum(int(r[4]) for r in streams)
     if not total:
+        # A section with no events of its own may still be named by another's indicator.
+        await _restore_indicators(engine, store, sections)
         await _restore_alerts(engine, store, sections)
         return {"events": 0, "seconds": time.perf_counter() - started}
     now = engine.wall_clock()
@@ -153,19 +174,7 @@ async def rebuild_engine(
         f"WHERE {id_ranges}"
     )
     engine.seen = {str(event_id): int(minute) for event_id, minute in ids}
-    _, indicators = await store.aquery(
-        "SELECT argMax(payload, (occurred_at, ingested_at)) FROM events FINAL "
-        f"WHERE event_type = 'indicator' AND late = 0 {naming_filter(sections)} "
-        "GROUP BY indicator_id"
-    )
-    for (payload,) in indicators:
-        # Through the upcasters: history keeps each event as it arrived (version 1 or 2).
-        raw = payload.encode()
-        event = decode_event(raw, max_bytes=len(raw))
-        if isinstance(event, Indicator):
-            state = apply_indicator(None, event)
-            if state is not None:
-                engine.indicators[event.indicator_id] = state
+    await _restore_indicators(engine, store, sections)
     await _restore_alerts(engine, store, sections)
     seconds = time.perf_counter() - started
     log.info(
