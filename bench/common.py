@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from marchwarden.settings import TopicNames
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PYTHON = sys.executable
@@ -142,10 +144,11 @@ def make_events(n: int, seed: int = 7, per_section_hour: float = 8.0) -> list[di
     return events
 
 
+# The producers' own map (settings), for the event types the benchmarks send.
 TOPIC_OF = {
-    "crossing_attempt": "border.crossings",
-    "turn_back": "border.turnbacks",
-    "indicator": "intel.indicators",
+    kind: topic
+    for kind in ("crossing_attempt", "turn_back", "indicator")
+    if (topic := TopicNames().for_event(kind)) is not None
 }
 
 

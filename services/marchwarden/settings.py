@@ -35,6 +35,17 @@ class TopicNames(BaseModel):
         """Topics the picture workers re-key for each other (by section)."""
         return (self.routed_commands, self.routed_indicators)
 
+    def for_event(self, event_type: str) -> str | None:
+        """The topic an event type is published on (docs/contracts.md), None if it has none."""
+        # Sensor heartbeats travel with the attempts their sensors report.
+        if event_type in ("crossing_attempt", "sensor_heartbeat"):
+            return self.crossings
+        if event_type == "turn_back":
+            return self.turnbacks
+        if event_type == "indicator":
+            return self.indicators
+        return None
+
 
 class RuleSettings(BaseModel):
     """Thresholds of the alert rules; every number an operator may want to tune."""
@@ -256,6 +267,14 @@ class Settings(BaseSettings):
         return self.clickhouse_dsn
 
     def with_overrides(self, **overrides: Any) -> Settings:
-        """A copy with CLI flags applied; None values mean 'flag not given'."""
+        """A copy with CLI flags applied and validated; None values mean 'flag not given'.
+
+        Raises pydantic's ValidationError for a value the setting refuses: a flag is checked
+        exactly as the same value from the environment would be.
+        """
         given = {k: v for k, v in overrides.items() if v is not None}
-        return self.model_copy(update=given) if given else self
+        if not given:
+            return self
+        # model_copy(update=...) would skip validation; validating the merged fields does not
+        # re-read the environment (that happens only in __init__).
+        return self.model_validate({**self.model_dump(), **given})

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
@@ -12,87 +10,22 @@ import faust
 from marchwarden.access.sessions import SessionSigner
 from marchwarden.access.tokens import TokenStore
 from marchwarden.access.web import AccessControl, install, parse_origins
+from marchwarden.alerts.agents import register_command_agents
+from marchwarden.analysis.views import register_history_views
 from marchwarden.brokerauth import faust_credentials
-from marchwarden.health import Child, Health, Observations, assess
+from marchwarden.context import WorkerContext
 from marchwarden.history.analyst import AnalystQueries, direct_lane
-from marchwarden.history.gateway import SCHEME, RemoteAnalystLane, secrets_from
+from marchwarden.history.gateway_client import SCHEME, RemoteAnalystLane, secrets_from
 from marchwarden.history.store import HistoryStore
 from marchwarden.picture.agents import PictureWorker
 from marchwarden.picture.engine import PictureEngine
+from marchwarden.picture.views import register_picture_views
 from marchwarden.reference import load_reference
+from marchwarden.screen.views import register_screen
 from marchwarden.settings import Settings
 from marchwarden.supervision import Supervisor
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class WorkerContext:
-    """Everything one worker process holds; passed explicitly, never imported as a global."""
-
-    settings: Settings
-    app: faust.App
-    engine: PictureEngine
-    store: HistoryStore
-    worker: PictureWorker
-    supervisor: Supervisor
-    analysts: AnalystQueries
-    access: AccessControl
-
-    def is_ready(self) -> bool:
-        return self.worker.ready.is_set() and bool(self.app.consumer.assignment())
-
-    def health(self) -> Health:
-        worker, sink = self.worker, self.worker.sink
-        seen = Observations(
-            now=time.monotonic(),
-            ready=self.is_ready(),
-            sink_failing_since=sink.failing_since,
-            sink_error=sink.last_error,
-            oldest_unwritten_at=sink.oldest_unwritten(),
-            lag=worker.lag,
-            last_progress_at=worker.last_progress_at,
-            timer_started_at=worker.timer_started_at,
-            timer_finished_at=worker.timer_finished_at,
-            children=tuple(
-                Child(name, code) for name, code in self.supervisor.child_exit_codes().items()
-            ),
-            crashed=self.supervisor.crash_reason,
-        )
-        return assess(seen, self.settings.health)
-
-    def status(self) -> dict[str, Any]:
-        return {
-            "broker": self.settings.bootstrap_servers,
-            "history": "chdb" if self.store.embedded else "clickhouse",
-            "owned_sections": len(self.engine.owned),
-            "accepted": self.engine.accepted,
-            "duplicates": self.engine.duplicates,
-            "rejected": self.engine.rejected,
-            "late": self.engine.late,
-            "lag": self.worker.lag,
-            "history_rows_written": self.worker.sink.rows_written,
-            "history_rows_pending": self.worker.sink.pending,
-            "history_write_error": self.worker.sink.write_error,
-            "history_rejected": self.worker.history_rejected,
-            "analyst": self.analysts.status(),
-        }
-
-    async def replay(self) -> dict[str, Any]:
-        """Rebuild the live state from history (the `replay` command)."""
-        from marchwarden.history.rebuild import rebuild_engine
-
-        await self.worker.checkpoint()
-        async with self.worker.flush_lock:
-            return await rebuild_engine(self.engine, self.store, set(self.engine.owned))
-
-    async def verify(self) -> dict[str, Any]:
-        """Compare the live counts with a recomputation over history (the `verify` command)."""
-        from marchwarden.analysis.verify import verify_against_history
-
-        await self.worker.checkpoint()
-        async with self.worker.flush_lock:
-            return await verify_against_history(self.engine, self.store)
 
 
 def analyst_lane(settings: Settings, store: HistoryStore) -> AnalystQueries:
@@ -124,11 +57,6 @@ def create_worker(
     settings: Settings, store: HistoryStore, supervisor: Supervisor | None = None
 ) -> WorkerContext:
     """A Faust app wired to the picture engine; nothing starts until the app runs."""
-    from marchwarden.alerts.agents import register_command_agents
-    from marchwarden.analysis.views import register_history_views
-    from marchwarden.picture.views import register_picture_views
-    from marchwarden.screen.views import register_screen
-
     app = faust.App(
         settings.app_id,
         broker=settings.faust_broker,

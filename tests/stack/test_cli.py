@@ -72,3 +72,19 @@ def test_faust_exactly_once_is_refused_with_the_reason() -> None:
     with pytest.raises(ValidationError, match="exactly_once is not offered"):
         Settings(processing_guarantee="exactly_once")
     assert Settings().processing_guarantee == "at_least_once"
+
+
+def test_overrides_are_validated_like_the_environment() -> None:
+    with pytest.raises(ValidationError, match="web_port"):
+        Settings().with_overrides(web_port=70_000)
+    with pytest.raises(ValidationError, match="partitions"):
+        Settings().with_overrides(partitions=0)
+    assert Settings().with_overrides(web_port=7003).web_port == 7003
+
+
+def test_a_flag_the_setting_refuses_is_one_clear_line() -> None:
+    result = run("up", "--port", "0")
+    assert result.returncode == 1
+    assert "invalid configuration" in result.stderr and "web_port" in result.stderr
+    assert "greater than or equal to 1" in result.stderr
+    assert "Traceback" not in result.stderr

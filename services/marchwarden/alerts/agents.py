@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from marchwarden.access.commands import CommandGate
+from marchwarden.context import WorkerContext
 from marchwarden.contracts.decoding import Rejection, decode_command
 from marchwarden.picture.engine import Record
-
-if TYPE_CHECKING:
-    from marchwarden.worker import WorkerContext
 
 
 def register_command_agents(ctx: WorkerContext) -> None:

@@ -17,6 +17,10 @@ from typing import Any
 from marchwarden.access.identity import Principal, analyst_database
 from marchwarden.access.sqlcheck import SqlRefused, normalise
 from marchwarden.access.tokens import TokenError, TokenStore
+from marchwarden.analysis.reports import report_from_request
+from marchwarden.errors import first_line
+from marchwarden.history.analyst import direct_lane
+from marchwarden.history.store import ReadOnlyViolation
 from marchwarden.settings import Settings
 
 
@@ -100,8 +104,6 @@ def run_sql(settings: Settings, sql: str, url: str | None = None, direct: bool =
 def run_report(
     settings: Settings, request: dict[str, Any], url: str | None = None, direct: bool = False
 ) -> Answer:
-    from marchwarden.analysis.reports import report_from_request
-
     base = worker_url(settings, url)
     answer = (
         None
@@ -145,9 +147,6 @@ def _direct(
     settings: Settings, sql: str, parameters: dict[str, Any] | None
 ) -> tuple[list[str], list[list[Any]]]:
     """The caller's organisation's views of this history, in an analysts' lane of our own."""
-    from marchwarden.history.analyst import direct_lane
-    from marchwarden.history.store import ReadOnlyViolation
-
     if settings.embedded_clickhouse and not (settings.data_dir / "history").exists():
         raise HistoryAccessError(
             f"no history in {settings.data_dir} (run `marchwarden demo` or `marchwarden up`)"
@@ -164,7 +163,7 @@ def _direct(
     except (SqlRefused, ReadOnlyViolation) as exc:
         raise HistoryAccessError(str(exc)) from exc
     except Exception as exc:
-        text = (str(exc).strip() or type(exc).__name__).splitlines()[0][:400]
+        text = first_line(exc, 400)
         if "lock" in text.lower() or "already" in text.lower():
             text += " (is another process using this data directory? query through its worker)"
         raise HistoryAccessError(text) from exc

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from faust.web import Request, Response, View
 
@@ -16,6 +16,8 @@ from marchwarden.access.identity import analyst_database
 from marchwarden.access.sqlcheck import SqlRefused, normalise
 from marchwarden.access.web import principal_of
 from marchwarden.analysis.reports import report_from_request
+from marchwarden.context import WorkerContext
+from marchwarden.errors import first_line
 from marchwarden.history.analyst import (
     LaneBusy,
     LimitError,
@@ -23,9 +25,6 @@ from marchwarden.history.analyst import (
     while_connected,
 )
 from marchwarden.history.store import ReadOnlyViolation
-
-if TYPE_CHECKING:
-    from marchwarden.worker import WorkerContext
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _refused(exc: BaseException, status: int = 400) -> dict[str, Any]:
-    reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    reason = first_line(exc, None)
     log.info("history request refused (%d): %s", status, reason[:300])
     return {"error": reason}
 

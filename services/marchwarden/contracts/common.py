@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from marchwarden.reference import load_reference
+
 Level = Literal["low", "medium", "high", "critical"]
 LEVELS: tuple[Level, ...] = ("low", "medium", "high", "critical")
 LEVEL_RANK: dict[str, int] = {name: rank for rank, name in enumerate(LEVELS)}
@@ -33,9 +35,6 @@ LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 @lru_cache(maxsize=1)
 def known_section_ids() -> frozenset[str]:
     """Ids of the shipped border sections (loaded once)."""
-    # Imported lazily so that contracts import without touching the data files.
-    from marchwarden.reference import load_reference
-
     return frozenset(load_reference().section_ids)
 
 

@@ -26,8 +26,12 @@ from marchwarden.access.identity import REGIONAL_CENTRE
 from marchwarden.access.tokens import create_token
 from marchwarden.analysis.access import call_worker
 from marchwarden.brokerauth import kafka_client_options
+from marchwarden.demo.summary import draw_chart, print_summary, summarise
 from marchwarden.embedded.tansu import TansuBroker, die_with_parent, free_port, port_in_use
+from marchwarden.errors import first_line
 from marchwarden.settings import Settings
+from marchwarden.simulator import generate
+from marchwarden.simulator.producer import produce
 
 log = logging.getLogger(__name__)
 MARKER = ".marchwarden-demo"
@@ -101,8 +105,6 @@ class Demo:
         return f"http://127.0.0.1:{self.web_port}"
 
     def run(self) -> int:
-        from marchwarden.simulator import generate
-
         prepare_directory(self.directory)
         started = time.monotonic()
         events = list(
@@ -130,8 +132,6 @@ class Demo:
         return 0
 
     def _print_results(self, data: dict[str, Any], verdict: str, started: float) -> None:
-        from marchwarden.demo.summary import print_summary
-
         print_summary(self.console, data["summary"])
         self.console.print(verdict)
         chart = data.get("chart")
@@ -248,8 +248,6 @@ class Demo:
 
     # ---------------------------------------------------------------- streaming
     async def _stream(self, events: list[dict[str, Any]]) -> None:
-        from marchwarden.simulator.producer import produce
-
         settings = self.settings.with_overrides(broker_url=f"kafka://{self.broker.bootstrap}")  # type: ignore[union-attr]
         first = datetime.fromisoformat(events[0]["occurred_at"]).timestamp()
         last = datetime.fromisoformat(events[-1]["occurred_at"]).timestamp()
@@ -337,8 +335,6 @@ class Demo:
         return f"[red]verify found {len(body['differences'])} differences[/]"
 
     def _summary(self) -> dict[str, Any]:
-        from marchwarden.demo.summary import draw_chart, summarise
-
         def query(sql: str) -> list[list[Any]]:
             answer = call_worker(
                 self.url, "POST", "/history/sql", {"sql": sql}, token=self.analyst_token
@@ -370,7 +366,7 @@ class Demo:
             out.write(f"{datetime.now().isoformat()} {what}\n")
             traceback.print_exception(exc, file=out)
         log.debug("%s", what, exc_info=exc)
-        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0][:200]
+        reason = first_line(exc, 200)
         self.console.print(
             f"[yellow]{what}[/]: {type(exc).__name__}: {reason} (details in {log_path})",
             highlight=False,

@@ -29,7 +29,8 @@ from marchwarden.access.sqlcheck import (
     SqlRefused,
     check_analyst_sql,
 )
-from marchwarden.history.store import ReadOnlyViolation
+from marchwarden.errors import first_line
+from marchwarden.history.base import ReadOnlyViolation
 from marchwarden.settings import AnalystLimits
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def new_query_id() -> str:
 def classify(exc: BaseException) -> Exception:
     """The lane's error for a ClickHouse error: read-only, limit, or a plain query error."""
     text = str(exc).strip()
-    first = text.splitlines()[0][:400] if text else type(exc).__name__
+    first = first_line(exc, 400)
     refused = _SETTING_REFUSED.search(text)
     if refused:
         return LimitError(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+from marchwarden.errors import first_line
 from marchwarden.history.store import HistoryStore
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def _apply_grants(store: HistoryStore, migration: Migration) -> bool:
             "ClickHouse administrator once the users exist",
             migration.version,
             migration.name,
-            text.strip().splitlines()[0][:300],
+            first_line(exc),
         )
         return False
     return True

@@ -24,6 +24,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 from marchwarden.access.tlp import shared_and_organisation_views
 from marchwarden.contracts.alerts import AlertState
 from marchwarden.contracts.deadletters import DeadLetter, bounded_dead_letter
+from marchwarden.errors import first_line
 from marchwarden.history.isolation import (
     RefusedRow,
     Row,
@@ -136,8 +137,7 @@ def is_refusal(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:500]
+    return first_line(exc, 500)
 
 
 def _token(table: str, rows: list[tuple[Any, ...]], key_columns: int) -> str:

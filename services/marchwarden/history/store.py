@@ -4,40 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from marchwarden.errors import first_line
+from marchwarden.history.base import GatewaySecrets as GatewaySecrets
+from marchwarden.history.base import HistoryUnavailable as HistoryUnavailable
+from marchwarden.history.base import ReadOnlyViolation as ReadOnlyViolation
+from marchwarden.history.base import redact_dsn as redact_dsn
+from marchwarden.history.gateway_client import SCHEME, GatewayClient
+
 log = logging.getLogger(__name__)
 
 
-class HistoryUnavailable(RuntimeError):
-    """ClickHouse could not be reached or opened; the message says which and why."""
-
-
-class ReadOnlyViolation(PermissionError):
-    """A read-only query tried to change data; ClickHouse itself refused it."""
-
-
 _READONLY_MARKERS = ("readonly mode", "READONLY", "Cannot execute query in readonly")
-
-
-def redact_dsn(dsn: str) -> str:
-    """The DSN without any password, for messages and logs."""
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", dsn)
-
-
-@dataclass(frozen=True)
-class GatewaySecrets:
-    """The two lanes of the history gateway: reads (readonly) and writes (inserts, DDL)."""
-
-    read: str
-    write: str
 
 
 class HistoryStore:
@@ -69,12 +53,10 @@ class HistoryStore:
     @property
     def supports_access_control(self) -> bool:
         """A ClickHouse server has users and grants; chDB (directly or via the gateway) not."""
-        return not (self.embedded or self.dsn.startswith("mwhistory://"))
+        return not (self.embedded or self.dsn.startswith(SCHEME))
 
     def _connect(self) -> Any:
-        if self._client is None and self.dsn.startswith("mwhistory://"):
-            from marchwarden.history.gateway import GatewayClient
-
+        if self._client is None and self.dsn.startswith(SCHEME):
             try:
                 self._client = GatewayClient(self.dsn, self._gateway)
             except Exception as exc:
@@ -94,7 +76,7 @@ class HistoryStore:
                 self._client = clickhouse_connect.get_client(**kwargs)
             except Exception as exc:
                 raise HistoryUnavailable(
-                    f"cannot open ClickHouse at {redact_dsn(self.dsn)}: {_first_line(exc)}"
+                    f"cannot open ClickHouse at {redact_dsn(self.dsn)}: {first_line(exc)}"
                 ) from exc
         return self._client
 
@@ -220,8 +202,3 @@ class HistoryStore:
             return
         settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
         self._connect().insert(table, rows, column_names=list(column_names), settings=settings)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]

@@ -8,19 +8,17 @@ watch floor's (screen/commands.py).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from faust.web import Request, Response, View
 
 from marchwarden.access.tlp import redact_alert
 from marchwarden.access.tokens import TokenError, create_token, revoke_tokens
 from marchwarden.access.web import principal_of
+from marchwarden.context import WorkerContext
 from marchwarden.picture.redaction import redact_picture
 
 EQUIPMENT_TYPES = ("dragons_teeth", "hedgehogs", "spanish_riders", "roadblocks")
-
-if TYPE_CHECKING:
-    from marchwarden.worker import WorkerContext
 
 
 def error(view: View, status: int, message: str, **extra: Any) -> Response:

@@ -4,10 +4,26 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from marchwarden.reference.models import LineString, Point
+
+class Point(Protocol):
+    """Anything with a WGS84 latitude and longitude in degrees (the reference `Point`)."""
+
+    @property
+    def lat(self) -> float: ...
+
+    @property
+    def lon(self) -> float: ...
+
+
+class LineString(Protocol):
+    """Anything with GeoJSON [lon, lat] coordinates (the reference `LineString`)."""
+
+    @property
+    def coordinates(self) -> Sequence[tuple[float, float]]: ...
+
 
 EARTH_RADIUS_KM = 6371.0088
 """Mean Earth radius (IUGG)."""

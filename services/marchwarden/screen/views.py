@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from faust.web.base import BlueprintManager
 
+from marchwarden.context import WorkerContext
 from marchwarden.contracts.deadletters import DeadLetter
 from marchwarden.screen.board import AlertBoard
 from marchwarden.screen.commands import CommandDesk
@@ -18,9 +19,6 @@ from marchwarden.screen.geography import reference_geojson
 from marchwarden.screen.intake import EventIntake
 from marchwarden.screen.openapi import openapi_document
 from marchwarden.screen.stream import AlertStreams
-
-if TYPE_CHECKING:
-    from marchwarden.worker import WorkerContext
 
 STATIC = Path(__file__).parent / "static"
 NO_STORE = {"Cache-Control": "no-cache"}

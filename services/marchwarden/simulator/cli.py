@@ -23,6 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from marchwarden.bootstrap import UserError, configure_logging, load_settings
 from marchwarden.simulator.generator import (
     DEFAULT_SEED,
     Event,
@@ -30,6 +31,7 @@ from marchwarden.simulator.generator import (
     generate,
     summarise,
 )
+from marchwarden.simulator.producer import produce
 from marchwarden.simulator.scenarios import (
     DEFAULT_SCENARIO,
     SCENARIOS,
@@ -43,7 +45,6 @@ COUNTERS = ("crossing_attempt", "crossing_attempt_persons", "turn_back", "turn_b
 
 def _user_error(message: str) -> click.ClickException:
     # Imported late: the main command line imports this module to register the command.
-    from marchwarden.cli import UserError
 
     return UserError(message)
 
@@ -227,9 +228,6 @@ def _send(
     broker_url: str | None,
     err: Console,
 ) -> int:
-    from marchwarden.cli import configure_logging, load_settings
-    from marchwarden.simulator.producer import produce
-
     if broker_url is not None and not broker_url.startswith("kafka://"):
         raise click.BadParameter("expected kafka://host:port", param_hint="--broker")
     settings = load_settings(broker_url=broker_url)

@@ -33,16 +33,11 @@ class ProduceError(RuntimeError):
 
 
 def topic_for(settings: Settings, event_type: str) -> str:
-    """The topic an event type is published on (design.md, 'Contracts')."""
-    topics = settings.topics
-    # Sensor heartbeats travel with the attempts their sensors report.
-    if event_type in ("crossing_attempt", "sensor_heartbeat"):
-        return topics.crossings
-    if event_type == "turn_back":
-        return topics.turnbacks
-    if event_type == "indicator":
-        return topics.indicators
-    raise ProduceError(f"no topic for event_type {event_type!r}")
+    """The topic an event type is published on; ProduceError if it has none."""
+    topic = settings.topics.for_event(event_type)
+    if topic is None:
+        raise ProduceError(f"no topic for event_type {event_type!r}")
+    return topic
 
 
 def encode(event: Mapping[str, Any]) -> bytes:
