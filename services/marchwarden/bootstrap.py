@@ -1,4 +1,6 @@
-"""What every entry point starts with: settings, logging, the history store, errors for a person."""
+"""What every entry point needs first: settings, logging, the console, one-line user errors,
+and an opened history store. Below `cli.py`, `runner.py`, `demo/` and `simulator/cli.py`.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from typing import Any
 import click
 from rich.console import Console
 
-from marchwarden.errors import first_line
 from marchwarden.history.gateway_client import secrets_from
 from marchwarden.history.store import HistoryStore, HistoryUnavailable, redact_dsn
+from marchwarden.messages import first_line
 from marchwarden.settings import Settings
 
 console = Console(stderr=True)
@@ -45,8 +47,7 @@ def load_settings(**overrides: Any) -> Settings:
         raise UserError(f"invalid configuration: {exc}") from exc
 
 
-def open_store(settings: Settings) -> HistoryStore:
-    """The configured history, checked with one query; UserError if it cannot be used."""
+def open_store(settings: Settings) -> Any:
     password = (
         settings.clickhouse_password.get_secret_value() if settings.clickhouse_password else None
     )

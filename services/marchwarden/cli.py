@@ -6,27 +6,13 @@ import asyncio
 import json
 import logging
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
-from aiohttp import web
 from rich.console import Console
 from rich.table import Table
 
-from marchwarden.access.cli import token_group
-from marchwarden.analysis.access import (
-    HistoryAccessError,
-    call_worker,
-    caller_token,
-    refusal,
-    run_report,
-    run_sql,
-    worker_url,
-)
-from marchwarden.analysis.output import render
-from marchwarden.analysis.reports import parse_known_at
 from marchwarden.bootstrap import (
     UserError,
     configure_logging,
@@ -34,19 +20,8 @@ from marchwarden.bootstrap import (
     load_settings,
     open_store,
 )
-from marchwarden.contracts.schemas import write_schemas
-from marchwarden.demo.command import demo_command
-from marchwarden.errors import first_line
-from marchwarden.history.analyst import direct_lane
-from marchwarden.history.gateway import create_gateway_app
-from marchwarden.history.gateway_client import GatewayNotSecured, check_loopback, secrets_from
-from marchwarden.history.migrations import migrate as apply
-from marchwarden.history.rebuild import rebuild_engine
-from marchwarden.picture.engine import PictureEngine
-from marchwarden.reference import load_reference
-from marchwarden.runner import run_stack
+from marchwarden.messages import first_line
 from marchwarden.settings import Settings
-from marchwarden.simulator.cli import simulate_command
 
 log = logging.getLogger("marchwarden")
 
@@ -61,6 +36,8 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def sections(as_json: bool) -> None:
     """List the border sections."""
+    from marchwarden.reference import load_reference
+
     ref = load_reference()
     rows: list[dict[str, Any]] = [
         {
@@ -96,6 +73,8 @@ def sections(as_json: bool) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("schemas/json"))
 def schemas(out: Path) -> None:
     """Write the JSON Schemas of every wire contract."""
+    from marchwarden.contracts.schemas import write_schemas
+
     for path in write_schemas(out):
         click.echo(str(path))
 
@@ -105,6 +84,8 @@ def schemas(out: Path) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path))
 def migrate(clickhouse_dsn: str | None, data_dir: Path | None) -> None:
     """Apply the ClickHouse migrations (idempotent)."""
+    from marchwarden.history.migrations import migrate as apply
+
     settings = load_settings(clickhouse_dsn=clickhouse_dsn, data_dir=data_dir)
     configure_logging(settings.log_level)
     store = open_store(settings)
@@ -126,6 +107,8 @@ def up(
     broker_url: str | None, clickhouse_dsn: str | None, web_port: int | None, data_dir: Path | None
 ) -> None:
     """Start Marchwarden: the embedded stack by default, or external services when given."""
+    from marchwarden.runner import run_stack
+
     settings = load_settings(
         broker_url=broker_url, clickhouse_dsn=clickhouse_dsn, web_port=web_port, data_dir=data_dir
     )
@@ -149,6 +132,12 @@ def history_serve(data_dir: Path | None, host: str, port: int) -> None:
     Loopback only. The lane secrets come from MARCHWARDEN_HISTORY_READ_SECRET and
     MARCHWARDEN_HISTORY_WRITE_SECRET (`up` sets them for its own child); never from argv.
     """
+    from aiohttp import web
+
+    from marchwarden.history.analyst import direct_lane
+    from marchwarden.history.gateway import GatewayNotSecured, check_loopback, create_gateway_app
+    from marchwarden.history.gateway_client import secrets_from
+    from marchwarden.history.migrations import migrate as apply
 
     settings = load_settings(data_dir=data_dir)
     configure_logging(settings.log_level)
@@ -194,6 +183,9 @@ def history_sql(
     query: str, fmt: str, url: str | None, data_dir: Path | None, clickhouse_dsn: str | None
 ) -> None:
     """Run one analyst query (a SELECT, by allow-list) in your organisation's history views."""
+    from marchwarden.analysis.access import HistoryAccessError, run_sql
+    from marchwarden.analysis.output import render
+
     settings = load_settings(data_dir=data_dir, clickhouse_dsn=clickhouse_dsn)
     try:
         direct = data_dir is not None or clickhouse_dsn is not None
@@ -237,6 +229,11 @@ def report(
     data_dir: Path | None,
 ) -> None:
     """Canned reports: totals per country/section, year over year, alerts with evidence."""
+    from datetime import date
+
+    from marchwarden.analysis.access import HistoryAccessError, run_report
+    from marchwarden.analysis.output import render
+    from marchwarden.analysis.reports import parse_known_at
 
     try:
         first, last = date.fromisoformat(start), date.fromisoformat(end)
@@ -271,6 +268,8 @@ def report(
 @click.option("--data-dir", type=click.Path(path_type=Path))
 def replay(url: str | None, data_dir: Path | None) -> None:
     """Rebuild the live tables from ClickHouse history (aggregated inside ClickHouse)."""
+    from marchwarden.analysis.access import call_worker, caller_token, refusal, worker_url
+
     settings = load_settings(data_dir=data_dir)
     base = worker_url(settings, url)
     answer = call_worker(base, "POST", "/admin/replay", token=caller_token(settings))
@@ -292,6 +291,10 @@ def replay(url: str | None, data_dir: Path | None) -> None:
 
 
 def _offline_replay(settings: Settings) -> dict[str, Any]:
+    from marchwarden.history.rebuild import rebuild_engine
+    from marchwarden.picture.engine import PictureEngine
+    from marchwarden.reference import load_reference
+
     store = open_store(settings)
     try:
         engine = PictureEngine(load_reference(), settings.rules)
@@ -306,6 +309,8 @@ def _offline_replay(settings: Settings) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
 def verify(url: str | None, as_json: bool) -> None:
     """Recompute the live aggregates from history and compare; exit 1 on any difference."""
+    from marchwarden.analysis.access import call_worker, caller_token, refusal, worker_url
+
     settings = load_settings()
     base = worker_url(settings, url)
     answer = call_worker(base, "POST", "/admin/verify", token=caller_token(settings))
@@ -335,6 +340,10 @@ def verify(url: str | None, as_json: bool) -> None:
 
 
 def _register_commands() -> None:
+    from marchwarden.access.cli import token_group
+    from marchwarden.demo.command import demo_command
+    from marchwarden.simulator.cli import simulate_command
+
     main.add_command(simulate_command)
     main.add_command(demo_command)
     main.add_command(token_group)

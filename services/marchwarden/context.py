@@ -1,4 +1,8 @@
-"""What one worker process holds, passed explicitly to its agents and views (never a global)."""
+"""What one worker process holds (settings, app, engine, store, services), passed explicitly.
+
+Views and agents receive it as an argument; it sits below them and below `worker.py`, which
+builds it, so nothing imports a global app and no import runs in a circle.
+"""
 
 from __future__ import annotations
 

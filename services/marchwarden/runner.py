@@ -14,10 +14,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import faust
 from pydantic import SecretStr
 
-from marchwarden.analysis.access import call_worker
 from marchwarden.bootstrap import UserError, console, open_store
 from marchwarden.embedded.tansu import (
     EmbeddedBrokerError,
@@ -26,12 +24,9 @@ from marchwarden.embedded.tansu import (
     free_port,
     port_in_use,
 )
-from marchwarden.errors import first_line
-from marchwarden.history.migrations import migrate
+from marchwarden.messages import first_line
 from marchwarden.settings import Settings
 from marchwarden.supervision import EXIT_CRASH, Supervisor
-from marchwarden.topics import BrokerUnavailable, ensure_topics
-from marchwarden.worker import create_worker
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +38,7 @@ class StartupError(RuntimeError):
 def supervised_worker(app: Any, supervisor: Supervisor, deadline_s: float, **options: Any) -> Any:
     """Faust's worker, with a deadline on stopping: SIGTERM ends `up` within seconds."""
     # Imported here: Faust takes a second to import, and the history process starts first.
+    import faust
 
     class SupervisedWorker(faust.Worker):
         def _schedule_shutdown(self, signal: signal.Signals) -> None:
@@ -128,6 +124,8 @@ class EmbeddedHistory:
         )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
+        from marchwarden.analysis.access import call_worker
+
         assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -177,6 +175,8 @@ class EmbeddedHistory:
 
 
 def prepare_topics(settings: Settings) -> None:
+    from marchwarden.topics import BrokerUnavailable, ensure_topics
+
     try:
         asyncio.run(ensure_topics(settings))
     except BrokerUnavailable as exc:
@@ -187,6 +187,8 @@ def prepare_topics(settings: Settings) -> None:
 
 def prepare_history(settings: Settings) -> Any:
     """Open the history and apply the migrations (idempotent); returns the store."""
+    from marchwarden.history.migrations import migrate
+
     try:
         store = open_store(settings)
     except UserError as exc:
@@ -213,6 +215,7 @@ def run_stack(settings: Settings) -> int:
     0 after a requested stop; 2 when start-up failed; 3 when a part crashed or a child
     process died (the reason is printed).
     """
+
     history: EmbeddedHistory | None = None
     supervisor = Supervisor()
     # From the supervisor's thread: Faust stops on SIGTERM as on a requested stop.
@@ -224,6 +227,8 @@ def run_stack(settings: Settings) -> int:
             history = EmbeddedHistory(settings)
             history.start()  # starts in parallel with the broker and the worker's imports
         with embedded_broker(settings) as broker:
+            from marchwarden.worker import create_worker
+
             if broker is not None and broker.process is not None:
                 supervisor.watch("broker", broker.process)
             prepare_topics(settings)

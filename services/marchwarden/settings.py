@@ -267,14 +267,9 @@ class Settings(BaseSettings):
         return self.clickhouse_dsn
 
     def with_overrides(self, **overrides: Any) -> Settings:
-        """A copy with CLI flags applied and validated; None values mean 'flag not given'.
-
-        Raises pydantic's ValidationError for a value the setting refuses: a flag is checked
-        exactly as the same value from the environment would be.
-        """
+        """A copy with CLI flags applied; None values mean 'flag not given'."""
         given = {k: v for k, v in overrides.items() if v is not None}
         if not given:
             return self
-        # model_copy(update=...) would skip validation; validating the merged fields does not
-        # re-read the environment (that happens only in __init__).
-        return self.model_validate({**self.model_dump(), **given})
+        # Validated like the environment (model_copy would not check a flag's value).
+        return type(self).model_validate({**self.model_dump(), **given})

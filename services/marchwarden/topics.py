@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
@@ -22,6 +23,32 @@ class BrokerUnavailable(RuntimeError):
 def organisation_alert_topic(settings: Settings, organisation: str) -> str:
     """Alert states as one organisation may see them (ops.alerts.LT-VSAT): ACL it to them."""
     return f"{settings.topics.alerts}.{organisation}"
+
+
+async def _wait_until_visible(
+    admin: AIOKafkaAdminClient, names: list[str], timeout_s: float
+) -> None:
+    """Return once the broker's metadata lists every topic with a leader for each partition.
+
+    Apache Kafka creates topics asynchronously (the controller propagates them), so a client
+    started right after `create_topics` could otherwise find them missing.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        described = await admin.describe_topics(names)
+        ready = {
+            t["topic"]
+            for t in described
+            if t.get("error_code", 0) == 0
+            and t["partitions"]
+            and all(p["leader"] >= 0 for p in t["partitions"])
+        }
+        if ready >= set(names):
+            return
+        if time.monotonic() >= deadline:
+            log.warning("topics not yet visible after %.0f s: %s", timeout_s, set(names) - ready)
+            return
+        await asyncio.sleep(0.1)
 
 
 async def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> list[str]:
@@ -50,6 +77,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> list[str
                 [NewTopic(n, settings.partitions, settings.replication_factor) for n in missing]
             )
             log.info("created topics %s", ", ".join(missing))
+            await _wait_until_visible(admin, missing, timeout_s)
         return missing
     finally:
         await admin.close()

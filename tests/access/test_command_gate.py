@@ -24,7 +24,7 @@ def gate() -> CommandGate:
 def command(**fields: object) -> OperatorCommand:
     doc = {
         "command_id": "c-1",
-        "schema_version": 2,
+        "schema_version": 3,
         "command": "acknowledge",
         "alert_id": "surge.LT-BY-01.1",
         "operator_id": "ana",

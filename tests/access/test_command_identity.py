@@ -29,7 +29,7 @@ def now() -> datetime:
 def command(alert_id: str, verb: str, **fields: Any) -> dict[str, Any]:
     return {
         "command_id": str(uuid.uuid4()),
-        "schema_version": 2,
+        "schema_version": 3,
         "command": verb,
         "alert_id": alert_id,
         "operator_id": LT_OPERATOR,

@@ -35,7 +35,16 @@ def alert(*sources: SourceRef):  # type: ignore[no-untyped-def]
         sources=list(sources),
     )
     plan = Recommendation(summary="Block LT-A12", road_speed_kmh=50.0)
-    return raise_alert("move_equipment_to_arteries", "LT-RU-01", 1, "high", T0, evidence, plan)
+    return raise_alert(
+        "move_equipment_to_arteries",
+        "LT-RU-01",
+        1,
+        "high",
+        T0,
+        evidence,
+        plan,
+        playbook="counter_mobility",
+    )
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,9 @@ SECTION = "LT-RU-01"
 RED_ID = "red-sovetsk-armour"
 AMBER_ID = "amber-daugavpils"
 # A category no other event of the test uses, so its absence means the detail was withheld.
-RED_CATEGORY = "infrastructure_sabotage"
+# Others must still learn what to do: the alert's playbook (border-guard reinforcement) is
+# shared, and it is named for the action, not for the category that called it.
+RED_CATEGORY = "instrumentalised_migration"
 NOTE = "source KESTREL confirms the column"
 
 

@@ -63,15 +63,20 @@ def cluster(tmp_path: Path) -> Iterator[Any]:
 
 
 def stream(t0: datetime) -> list[dict[str, Any]]:
-    """3,000 attempts over 8 sections (7.5 an hour each, far below a surge) and one surge."""
+    """2,200 attempts over 8 sections and 5.7 days, and one surge.
+
+    The background is far below every section's surge floors (4 attempts and 10 persons an
+    hour at the lowest, on the Russian borders): each section reports every 30 minutes (at
+    most 3 in an hour) with 1 to 4 persons, so the one surge is the scripted one.
+    """
     events = [
         event(
             "crossing_attempt",
             SECTIONS[i % len(SECTIONS)],
-            t0 + timedelta(seconds=30 * i),
+            t0 + timedelta(seconds=225 * i),
             persons=1 + i % 4,
         )
-        for i in range(2940)
+        for i in range(2140)
     ]
     surge_at = t0 + timedelta(hours=12)
     events += [
@@ -115,7 +120,7 @@ async def _exercise(cluster: Any, a: WorkerProcess, b: WorkerProcess) -> None:
     await await_until(lambda: await_owned() == 17, 60, "the two workers to share all sections")
     assert 0 < a.get("/health")["owned_sections"] < 17, "both workers own partitions"
 
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=26)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=140)
     events = stream(t0)
     indicator = event(
         "indicator",

@@ -95,7 +95,15 @@ def test_a_position_from_another_topic_resets(requested: dict[int, int], why: st
 
 
 def _alert(section: str = "LV-BY-02", at: datetime = T0):
-    return raise_alert("surge", section, 1, "medium", at, AlertEvidence(attempts_last_hour=20))
+    return raise_alert(
+        "surge",
+        section,
+        1,
+        "medium",
+        at,
+        AlertEvidence(attempts_last_hour=20),
+        playbook="border_guard_reinforcement",
+    )
 
 
 def test_the_board_keeps_the_newest_state_of_open_alerts_only() -> None:

@@ -173,8 +173,10 @@ async def read_topic(bootstrap: str, topic: str, timeout: float = 30.0) -> list[
     )
     await consumer.start()
     try:
-        await consumer.topics()  # loads the cluster metadata
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        # The cluster's current metadata: the consumer's cached copy is the bootstrap's, which
+        # on Apache Kafka may predate the topic.
+        cluster = await consumer._client.fetch_all_metadata()
+        partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
         if not partitions:
             raise AssertionError(f"topic {topic} does not exist")
         consumer.assign(partitions)

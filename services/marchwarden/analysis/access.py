@@ -17,10 +17,7 @@ from typing import Any
 from marchwarden.access.identity import Principal, analyst_database
 from marchwarden.access.sqlcheck import SqlRefused, normalise
 from marchwarden.access.tokens import TokenError, TokenStore
-from marchwarden.analysis.reports import report_from_request
-from marchwarden.errors import first_line
-from marchwarden.history.analyst import direct_lane
-from marchwarden.history.store import ReadOnlyViolation
+from marchwarden.messages import first_line
 from marchwarden.settings import Settings
 
 
@@ -104,6 +101,8 @@ def run_sql(settings: Settings, sql: str, url: str | None = None, direct: bool =
 def run_report(
     settings: Settings, request: dict[str, Any], url: str | None = None, direct: bool = False
 ) -> Answer:
+    from marchwarden.analysis.reports import report_from_request
+
     base = worker_url(settings, url)
     answer = (
         None
@@ -147,6 +146,9 @@ def _direct(
     settings: Settings, sql: str, parameters: dict[str, Any] | None
 ) -> tuple[list[str], list[list[Any]]]:
     """The caller's organisation's views of this history, in an analysts' lane of our own."""
+    from marchwarden.history.analyst import direct_lane
+    from marchwarden.history.store import ReadOnlyViolation
+
     if settings.embedded_clickhouse and not (settings.data_dir / "history").exists():
         raise HistoryAccessError(
             f"no history in {settings.data_dir} (run `marchwarden demo` or `marchwarden up`)"

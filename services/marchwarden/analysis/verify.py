@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from marchwarden.history.rebuild import MINUTE_BUCKETS_SQL
@@ -45,13 +46,13 @@ async def recompute_windows(
 
 async def verify_against_history(engine: PictureEngine, store: HistoryStore) -> dict[str, Any]:
     """Differences between live counts and history; empty `differences` means verified."""
-    picture = engine.picture()
-    watermarks = {s: entry["watermark_epoch"] for s, entry in picture["sections"].items()}
+    live_counts = engine.window_counts()
+    watermarks = {section: watermark for section, (watermark, _) in live_counts.items()}
     recomputed = await recompute_windows(store, watermarks)
     differences = []
     compared = 0
-    for section, entry in picture["sections"].items():
-        for window, live in entry["counts"].items():
+    for section, (_, windows) in live_counts.items():
+        for window, live in windows.items():
             expected = recomputed[section][window]
             for name in COUNTERS:
                 compared += 1
@@ -66,8 +67,8 @@ async def verify_against_history(engine: PictureEngine, store: HistoryStore) -> 
                         }
                     )
     return {
-        "watermark": picture["watermark"],
-        "sections": len(picture["sections"]),
+        "watermark": datetime.fromtimestamp(round(engine.watermark(), 3), UTC).isoformat(),
+        "sections": len(live_counts),
         "compared": compared,
         "differences": differences,
         "ok": not differences,

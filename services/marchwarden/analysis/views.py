@@ -17,7 +17,6 @@ from marchwarden.access.sqlcheck import SqlRefused, normalise
 from marchwarden.access.web import principal_of
 from marchwarden.analysis.reports import report_from_request
 from marchwarden.context import WorkerContext
-from marchwarden.errors import first_line
 from marchwarden.history.analyst import (
     LaneBusy,
     LimitError,
@@ -25,6 +24,7 @@ from marchwarden.history.analyst import (
     while_connected,
 )
 from marchwarden.history.store import ReadOnlyViolation
+from marchwarden.messages import first_line
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _refused(exc: BaseException, status: int = 400) -> dict[str, Any]:
-    reason = first_line(exc, None)
+    reason = first_line(exc, 10_000)
     log.info("history request refused (%d): %s", status, reason[:300])
     return {"error": reason}
 

@@ -5,12 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from marchwarden.bootstrap import UserError, load_settings
-from marchwarden.demo.runner import Demo, DemoError, DemoOptions
-from marchwarden.simulator.cli import parse_bound
-from marchwarden.simulator.scenarios import UnknownScenario, get_scenario
 
 
 @click.command("demo")
@@ -43,6 +39,11 @@ def demo_command(
     serve: bool,
 ) -> None:
     """Start the embedded stack, stream a compressed scenario, show alerts and a summary."""
+    from rich.console import Console
+
+    from marchwarden.demo.runner import Demo, DemoError, DemoOptions
+    from marchwarden.simulator.cli import parse_bound
+    from marchwarden.simulator.scenarios import UnknownScenario, get_scenario
 
     try:
         get_scenario(scenario)

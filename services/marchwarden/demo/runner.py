@@ -26,12 +26,9 @@ from marchwarden.access.identity import REGIONAL_CENTRE
 from marchwarden.access.tokens import create_token
 from marchwarden.analysis.access import call_worker
 from marchwarden.brokerauth import kafka_client_options
-from marchwarden.demo.summary import draw_chart, print_summary, summarise
 from marchwarden.embedded.tansu import TansuBroker, die_with_parent, free_port, port_in_use
-from marchwarden.errors import first_line
+from marchwarden.messages import first_line
 from marchwarden.settings import Settings
-from marchwarden.simulator import generate
-from marchwarden.simulator.producer import produce
 
 log = logging.getLogger(__name__)
 MARKER = ".marchwarden-demo"
@@ -70,16 +67,29 @@ def prepare_directory(directory: Path) -> None:
     )
 
 
+def surge_detail(evidence: dict[str, Any]) -> str:
+    """Both measures of a surge (attempts and persons, each against its threshold): a surge
+    raised on persons must not read as "1 attempts, threshold 4"."""
+    parts = [
+        f"{evidence.get('attempts_last_hour')} attempts (threshold {evidence.get('threshold'):.0f})"
+    ]
+    if evidence.get("persons_last_hour") is not None and evidence.get("persons_threshold"):
+        parts.append(
+            f"{evidence['persons_last_hour']} persons (threshold {evidence['persons_threshold']:.0f})"
+        )
+    return ", ".join(parts) + " in 1 h"
+
+
 def alert_line(alert: dict[str, Any]) -> str:
     style = LEVEL_STYLE.get(alert["level"], "white")
     evidence = alert.get("evidence", {})
     detail = ""
     if alert["rule"] == "surge":
-        detail = f"{evidence.get('attempts_last_hour')} attempts in 1 h, threshold {evidence.get('threshold'):.0f}"
+        detail = surge_detail(evidence)
     elif alert.get("recommendation"):
         plan = alert["recommendation"]
         draws = sum(len(a["draws"]) for a in plan["arteries"])
-        detail = f"{plan['summary']}; {draws} park draws"
+        detail = f"{plan['summary']}; {draws} park draws" if plan["arteries"] else plan["summary"]
     when = alert["updated_at"][:16].replace("T", " ")
     return (
         f"[dim]{when}[/] [{style}]{alert['status'].upper():<12}[/] "
@@ -105,6 +115,8 @@ class Demo:
         return f"http://127.0.0.1:{self.web_port}"
 
     def run(self) -> int:
+        from marchwarden.simulator import generate
+
         prepare_directory(self.directory)
         started = time.monotonic()
         events = list(
@@ -132,6 +144,8 @@ class Demo:
         return 0
 
     def _print_results(self, data: dict[str, Any], verdict: str, started: float) -> None:
+        from marchwarden.demo.summary import print_summary
+
         print_summary(self.console, data["summary"])
         self.console.print(verdict)
         chart = data.get("chart")
@@ -248,6 +262,8 @@ class Demo:
 
     # ---------------------------------------------------------------- streaming
     async def _stream(self, events: list[dict[str, Any]]) -> None:
+        from marchwarden.simulator.producer import produce
+
         settings = self.settings.with_overrides(broker_url=f"kafka://{self.broker.bootstrap}")  # type: ignore[union-attr]
         first = datetime.fromisoformat(events[0]["occurred_at"]).timestamp()
         last = datetime.fromisoformat(events[-1]["occurred_at"]).timestamp()
@@ -335,6 +351,8 @@ class Demo:
         return f"[red]verify found {len(body['differences'])} differences[/]"
 
     def _summary(self) -> dict[str, Any]:
+        from marchwarden.demo.summary import draw_chart, summarise
+
         def query(sql: str) -> list[list[Any]]:
             answer = call_worker(
                 self.url, "POST", "/history/sql", {"sql": sql}, token=self.analyst_token

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,19 +107,27 @@ def draw_chart(query: Query, path: Path) -> Path | None:
         xs, ys = series.setdefault(country, ([], []))
         xs.append(t)
         ys.append(int(attempts))
-    fig, ax = plt.subplots(figsize=(11, 5), dpi=110)
+    fig, (ax, counts_ax) = plt.subplots(
+        2, 1, sharex=True, figsize=(11, 6.5), dpi=110, gridspec_kw={"height_ratios": [3, 1]}
+    )
     for country, (xs, ys) in sorted(series.items()):
         ax.plot(xs, ys, marker=".", label=country)
     ax.set_yscale("log")
     ax.set_ylim(bottom=0.8)
+    # Surges can be many (one per busy night): counted per bucket below. The rarer alerts
+    # that move equipment or people are drawn as lines, labelled, on the attempts.
+    per_bucket: dict[str, Counter[Any]] = defaultdict(Counter)
     for alert_id, raised in query(ALERT_TIMES_SQL):
         rule, section, _ = alert_id.split(".")
-        label = ("surge " if rule == "surge" else "move equipment ") + section
-        ax.axvline(raised, color="crimson", alpha=0.4, linestyle="--")
+        start = raised.date().replace(day=1) if unit == "month" else raised.date()
+        per_bucket[rule][start] += 1
+        if rule == "surge":
+            continue
+        ax.axvline(raised, color="crimson", alpha=0.5, linestyle="--")
         ax.text(
             raised,
             0.98,
-            label,
+            f"{rule.replace('_', ' ')} {section}",
             rotation=90,
             fontsize=7,
             color="crimson",
@@ -126,7 +135,23 @@ def draw_chart(query: Query, path: Path) -> Path | None:
             ha="right",
             transform=ax.get_xaxis_transform(),
         )
-    ax.set_title(f"Crossing attempts per {unit} and country; dashed lines: alerts raised")
+    width = 25 if unit == "month" else 0.8
+    bottom: Counter[Any] = Counter()
+    for rule, counts in sorted(per_bucket.items()):
+        xs = sorted(counts)
+        counts_ax.bar(
+            xs,
+            [counts[x] for x in xs],
+            width=width,
+            bottom=[bottom[x] for x in xs],
+            align="edge",
+            label=rule.replace("_", " "),
+        )
+        bottom.update(counts)
+    counts_ax.set_ylabel(f"alerts raised per {unit}")
+    counts_ax.legend(loc="upper left", fontsize=7)
+    counts_ax.grid(alpha=0.3)
+    ax.set_title(f"Crossing attempts per {unit} and country, and the alerts raised")
     ax.set_ylabel(f"attempts per {unit} (log)")
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)

@@ -29,8 +29,8 @@ from marchwarden.access.sqlcheck import (
     SqlRefused,
     check_analyst_sql,
 )
-from marchwarden.errors import first_line
-from marchwarden.history.base import ReadOnlyViolation
+from marchwarden.history.errors import ReadOnlyViolation
+from marchwarden.messages import first_line
 from marchwarden.settings import AnalystLimits
 
 log = logging.getLogger(__name__)

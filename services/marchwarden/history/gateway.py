@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 from typing import Any
 
@@ -30,25 +31,36 @@ from marchwarden.access.sqlcheck import (
     check_tree,
     parse_explain_ast,
 )
-from marchwarden.errors import first_line
 from marchwarden.history.analyst import (
     AnalystLane,
     while_connected,
 )
+from marchwarden.history.errors import GatewaySecrets, HistoryUnavailable, ReadOnlyViolation
 from marchwarden.history.gateway_client import (
     LANE_ERRORS,
     decode_rows,
     decode_value,
     encode_value,
 )
-from marchwarden.history.store import (
-    GatewaySecrets,
-    HistoryStore,
-    HistoryUnavailable,
-    ReadOnlyViolation,
-)
+from marchwarden.history.store import HistoryStore
+from marchwarden.messages import first_line
 
 log = logging.getLogger(__name__)
+
+
+class GatewayNotSecured(ValueError):
+    """The gateway was asked to run without its secrets or off loopback."""
+
+
+def check_loopback(host: str) -> str:
+    if host == "localhost":
+        return host
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return host
+    except ValueError:
+        pass
+    raise GatewayNotSecured(f"the history gateway listens on loopback only, not {host!r}")
 
 
 async def check_read(store: HistoryStore, sql: str, parameters: dict[str, Any] | None) -> None:

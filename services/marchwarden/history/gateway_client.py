@@ -1,10 +1,10 @@
-"""The workers' side of the history gateway: a clickhouse-connect-shaped client over HTTP."""
+"""The client side of the embedded history gateway (`mwhistory://`): the store's connection
+and the analysts' remote lane, speaking to `history serve` over loopback HTTP."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
 import json
 import logging
 import urllib.error
@@ -31,26 +31,11 @@ from marchwarden.history.analyst import (
     effective_settings,
     new_query_id,
 )
-from marchwarden.history.base import GatewaySecrets, ReadOnlyViolation
+from marchwarden.history.errors import GatewaySecrets, ReadOnlyViolation
 from marchwarden.settings import AnalystLimits, Settings
 
 log = logging.getLogger(__name__)
 SCHEME = "mwhistory://"
-
-
-class GatewayNotSecured(ValueError):
-    """The gateway was asked to run without its secrets or off loopback."""
-
-
-def check_loopback(host: str) -> str:
-    if host == "localhost":
-        return host
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return host
-    except ValueError:
-        pass
-    raise GatewayNotSecured(f"the history gateway listens on loopback only, not {host!r}")
 
 
 def secrets_from(settings: Settings) -> GatewaySecrets | None:

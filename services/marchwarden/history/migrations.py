@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from marchwarden.errors import first_line
 from marchwarden.history.store import HistoryStore
+from marchwarden.messages import first_line
 
 log = logging.getLogger(__name__)
 

@@ -6,14 +6,13 @@ import logging
 import time
 from typing import Any
 
-from marchwarden.alerts.board import resolved_by_operator
 from marchwarden.contracts.alerts import AlertState
 from marchwarden.contracts.commands import OperatorCommand
 from marchwarden.contracts.decoding import Rejection, decode_command, decode_event, decode_model
 from marchwarden.contracts.events import Indicator
 from marchwarden.history.store import HistoryStore
 from marchwarden.picture.engine import PictureEngine
-from marchwarden.picture.indicators import apply_indicator
+from marchwarden.picture.snapshot import KindMark, Snapshot, StreamMark
 from marchwarden.picture.windows import LONGEST_WINDOW_MIN
 
 log = logging.getLogger(__name__)
@@ -45,6 +44,14 @@ def section_filter(sections: set[str] | None) -> str:
     return "AND section_id IN (" + (quoted or "''") + ")"
 
 
+def since_each(marks: dict[str, float], reach_s: float) -> str:
+    """SQL: events of each section no older than its own mark minus `reach_s`."""
+    return " OR ".join(
+        f"(section_id = '{section}' AND occurred_at >= fromUnixTimestamp({int(mark - reach_s)}))"
+        for section, mark in marks.items()
+    )
+
+
 def naming_filter(sections: set[str] | None) -> str:
     """SQL: indicators naming one of the sections, as primary or in extra_section_ids.
 
@@ -60,18 +67,10 @@ def naming_filter(sections: set[str] | None) -> str:
     )
 
 
-def since_each(marks: dict[str, float], reach_s: float) -> str:
-    """SQL: events of each section no older than its own mark minus `reach_s`."""
-    return " OR ".join(
-        f"(section_id = '{section}' AND occurred_at >= fromUnixTimestamp({int(mark - reach_s)}))"
-        for section, mark in marks.items()
-    )
-
-
-async def _restore_indicators(
-    engine: PictureEngine, store: HistoryStore, sections: set[str] | None
+async def _load_indicators(
+    snapshot: Snapshot, store: HistoryStore, sections: set[str] | None
 ) -> None:
-    """The latest state of every indicator naming one of the sections."""
+    """The latest report of every indicator naming one of the sections."""
     _, indicators = await store.aquery(
         "SELECT argMax(payload, (occurred_at, ingested_at)) FROM events FINAL "
         f"WHERE event_type = 'indicator' AND late = 0 {naming_filter(sections)} "
@@ -82,9 +81,7 @@ async def _restore_indicators(
         raw = payload.encode()
         event = decode_event(raw, max_bytes=len(raw))
         if isinstance(event, Indicator):
-            state = apply_indicator(None, event)
-            if state is not None:
-                engine.indicators[event.indicator_id] = state
+            snapshot.indicators.append(event)
 
 
 async def rebuild_engine(
@@ -92,13 +89,8 @@ async def rebuild_engine(
 ) -> dict[str, Any]:
     """Reset the engine and load its state for `sections` (None: all) from history."""
     started = time.perf_counter()
-    engine.reset()
-    if sections is not None:
-        engine.owned = set(sections)
+    snapshot = Snapshot(sections=None if sections is None else set(sections))
     flt = section_filter(sections)
-    # Each clock is restored with the wall time its latest event was received at, as the
-    # engine had it: whether that event arrived live decides whether the clock advances with
-    # the wall clock (PictureEngine._clock), so a replayed history stays on event time.
     _, streams = await store.aquery(
         "SELECT topic, section_id, toUnixTimestamp64Milli(max(occurred_at)), "
         "toUnixTimestamp64Milli(min(occurred_at)), count(), "
@@ -108,74 +100,64 @@ async def rebuild_engine(
     total = sum(int(r[4]) for r in streams)
     if not total:
         # A section with no events of its own may still be named by another's indicator.
-        await _restore_indicators(engine, store, sections)
-        await _restore_alerts(engine, store, sections)
+        await _load_indicators(snapshot, store, sections)
+        await _load_alerts(snapshot, store, sections)
+        engine.restore(snapshot)
         return {"events": 0, "seconds": time.perf_counter() - started}
     now = engine.wall_clock()
+    section_max: dict[str, float] = {}
+    slowest: dict[str, float] = {}
     for topic, section, max_ms, min_ms, _, seen_ms in streams:
-        if section not in engine.counters:
+        if section not in engine.country:
             continue
         # No clock starts ahead of real time, whatever history holds (a report written
         # within the allowed skew, or by a build that allowed more).
-        latest, seen = min(max_ms / 1000.0, now), seen_ms / 1000.0
-        engine.stream_max[(topic, section)] = latest
-        engine.stream_wall[(topic, section)] = seen
-        if latest > engine.section_max.get(section, float("-inf")):
-            engine.section_max[section] = latest
-            engine.section_wall[section] = seen
-            engine.last_message[section] = latest
-        first = min_ms / 1000.0
-        if engine.history_start is None or first < engine.history_start:
-            engine.history_start = first
+        latest = min(max_ms / 1000.0, now)
+        snapshot.streams.append(
+            StreamMark(str(topic), str(section), latest, seen_ms / 1000.0, min_ms / 1000.0)
+        )
+        section_max[section] = max(latest, section_max.get(section, latest))
+        slowest[section] = min(latest, slowest.get(section, latest))
     _, kinds = await store.aquery(
         "SELECT section_id, event_type, toUnixTimestamp64Milli(max(occurred_at)), "
         "toUnixTimestamp64Milli(argMax(ingested_at, occurred_at)) FROM events "
         f"WHERE late = 0 AND event_type IN ('crossing_attempt', 'indicator') {flt} "
         "GROUP BY section_id, event_type"
     )
-    for section, event_type, max_ms, seen_ms in kinds:
-        if section in engine.counters:
-            clock, wall = (
-                (engine.attempt_max, engine.attempt_wall)
-                if event_type == "crossing_attempt"
-                else (engine.indicator_max, engine.indicator_wall)
-            )
-            clock[section] = min(max_ms / 1000.0, now)
-            wall[section] = seen_ms / 1000.0
+    snapshot.kinds = [
+        KindMark(str(section), str(event_type), min(max_ms / 1000.0, now), seen_ms / 1000.0)
+        for section, event_type, max_ms, seen_ms in kinds
+    ]
     # Each section needs its own reach: 7 d windows plus lateness, and 28 d for the baseline.
     reach = engine.rules.allowed_lateness_s + LONGEST_WINDOW_MIN * 60 + 60
     base_reach = (engine.rules.baseline_days + 1) * 86400 + engine.rules.allowed_lateness_s
-    minute_ranges = since_each(engine.section_max, reach)
-    hour_ranges = since_each(engine.section_max, base_reach)
     _, buckets = await store.aquery(
-        MINUTE_BUCKETS_SQL.replace("{section_filter}", f"AND ({minute_ranges})"),
+        MINUTE_BUCKETS_SQL.replace("{section_filter}", f"AND ({since_each(section_max, reach)})"),
         {"from_ms": 0, "to_ms": 10**13},
     )
-    for section, minute, *values in buckets:
-        if section in engine.counters:
-            engine.counters[section].add_bucket(int(minute), [int(v) for v in values])
+    snapshot.minute_buckets = [
+        (str(section), int(minute), [int(v) for v in values])
+        for section, minute, *values in buckets
+    ]
     _, hourly = await store.aquery(
         "SELECT section_id, intDiv(toUnixTimestamp(occurred_at), 3600) AS h, count(), "
         "sum(persons) FROM events FINAL WHERE late = 0 AND event_type = 'crossing_attempt' "
-        f"AND ({hour_ranges}) GROUP BY section_id, h"
+        f"AND ({since_each(section_max, base_reach)}) GROUP BY section_id, h"
     )
-    for section, hour, count, persons in hourly:
-        if section in engine.counters:
-            engine.counters[section].hourly_attempts[int(hour)] = int(count)
-            engine.counters[section].hourly_persons[int(hour)] = int(persons)
+    snapshot.hourly = [
+        (str(section), int(hour), int(count), int(persons))
+        for section, hour, count, persons in hourly
+    ]
     # Deduplication keys: within the lateness of each section's slowest stream.
-    slowest: dict[str, float] = {}
-    for (_, section), latest in engine.stream_max.items():
-        slowest[section] = min(latest, slowest.get(section, latest))
     id_reach = engine.rules.allowed_lateness_s + 120
-    id_ranges = since_each(slowest, id_reach)
     _, ids = await store.aquery(
         "SELECT lower(toString(event_id)), intDiv(toUnixTimestamp(occurred_at), 60) FROM events "
-        f"WHERE {id_ranges}"
+        f"WHERE {since_each(slowest, id_reach)}"
     )
-    engine.seen = {str(event_id): int(minute) for event_id, minute in ids}
-    await _restore_indicators(engine, store, sections)
-    await _restore_alerts(engine, store, sections)
+    snapshot.seen = {str(event_id): int(minute) for event_id, minute in ids}
+    await _load_indicators(snapshot, store, sections)
+    await _load_alerts(snapshot, store, sections)
+    engine.restore(snapshot)
     seconds = time.perf_counter() - started
     log.info(
         "rebuilt the picture from %d history events in %.2f s (%d minute buckets)",
@@ -186,43 +168,25 @@ async def rebuild_engine(
     return {"events": int(total), "seconds": seconds, "minute_buckets": len(buckets)}
 
 
-async def _restore_alerts(
-    engine: PictureEngine, store: HistoryStore, sections: set[str] | None
-) -> None:
+async def _load_alerts(snapshot: Snapshot, store: HistoryStore, sections: set[str] | None) -> None:
     _, rows = await store.aquery(
         "SELECT argMax(payload, version) FROM alerts FINAL "
         f"WHERE 1 {section_filter(sections)} GROUP BY alert_id"
     )
-    states = []
     for (payload,) in rows:
         raw = payload.encode()
         state = decode_model(raw, AlertState, max_bytes=len(raw))
         if isinstance(state, Rejection):
             log.error("an alert state in history is unreadable (%s); skipped", state.reason)
             continue
-        states.append(state)
-    for alert in sorted(states, key=lambda a: (a.updated_at, a.alert_id)):
-        engine.board.restore(alert)
-        # Equipment stays held by open alerts and by those resolved by hand while their
-        # cause lasts (until a stand_down or the cause ends releases it).
-        holds = alert.status != "resolved" or resolved_by_operator(alert)
-        if holds and alert.recommendation is not None:
-            for plan in alert.recommendation.arteries:
-                engine.ledger.restore(plan, alert.level, [alert.alert_id])
-    # Commands applied lately: a replay of one after a restart is refused as a duplicate.
+        snapshot.alerts.append(state)
     _, applied = await store.aquery(
         "SELECT command_id, toUnixTimestamp(max(recorded_at)) FROM alert_audit "
         "WHERE command_id != '' AND recorded_at >= now() - INTERVAL 1 DAY "
         f"{section_filter(sections)} GROUP BY command_id"
     )
-    engine.applied_commands = {str(c): float(t) for c, t in applied}
-    await _restore_silences(engine, store, sections)
-
-
-async def _restore_silences(
-    engine: PictureEngine, store: HistoryStore, sections: set[str] | None
-) -> None:
-    """The silences in force: the last applied silence or unsilence of each scope."""
+    snapshot.applied_commands = {str(c): float(t) for c, t in applied}
+    # The silences in force: the last applied silence or unsilence of each scope.
     _, rows = await store.aquery(
         "SELECT argMax(command, recorded_at), argMax(payload, recorded_at) FROM commands FINAL "
         "WHERE command IN ('silence', 'unsilence') AND outcome = 'applied' "
@@ -233,5 +197,4 @@ async def _restore_silences(
             continue
         decoded = decode_command(payload.encode())
         if isinstance(decoded, OperatorCommand) and decoded.command == "silence":
-            engine.apply_command(decoded.model_copy(update={"command_id": ""}))
-    engine.applied_commands.pop("", None)
+            snapshot.silences.append(decoded)

@@ -24,7 +24,6 @@ from clickhouse_connect.driver.exceptions import OperationalError
 from marchwarden.access.tlp import shared_and_organisation_views
 from marchwarden.contracts.alerts import AlertState
 from marchwarden.contracts.deadletters import DeadLetter, bounded_dead_letter
-from marchwarden.errors import first_line
 from marchwarden.history.isolation import (
     RefusedRow,
     Row,
@@ -32,6 +31,7 @@ from marchwarden.history.isolation import (
     partition_chunks,
 )
 from marchwarden.history.store import HistoryStore, HistoryUnavailable
+from marchwarden.messages import first_line
 from marchwarden.picture.engine import (
     ALERT_COLUMNS,
     COMMAND_COLUMNS,

@@ -11,17 +11,25 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from marchwarden.errors import first_line
-from marchwarden.history.base import GatewaySecrets as GatewaySecrets
-from marchwarden.history.base import HistoryUnavailable as HistoryUnavailable
-from marchwarden.history.base import ReadOnlyViolation as ReadOnlyViolation
-from marchwarden.history.base import redact_dsn as redact_dsn
-from marchwarden.history.gateway_client import SCHEME, GatewayClient
+from marchwarden.history.errors import (
+    _READONLY_MARKERS,
+    GatewaySecrets,
+    HistoryUnavailable,
+    ReadOnlyViolation,
+    redact_dsn,
+)
+from marchwarden.history.gateway_client import GatewayClient
+from marchwarden.messages import first_line
+
+__all__ = [
+    "GatewaySecrets",
+    "HistoryStore",
+    "HistoryUnavailable",
+    "ReadOnlyViolation",
+    "redact_dsn",
+]
 
 log = logging.getLogger(__name__)
-
-
-_READONLY_MARKERS = ("readonly mode", "READONLY", "Cannot execute query in readonly")
 
 
 class HistoryStore:
@@ -53,10 +61,10 @@ class HistoryStore:
     @property
     def supports_access_control(self) -> bool:
         """A ClickHouse server has users and grants; chDB (directly or via the gateway) not."""
-        return not (self.embedded or self.dsn.startswith(SCHEME))
+        return not (self.embedded or self.dsn.startswith("mwhistory://"))
 
     def _connect(self) -> Any:
-        if self._client is None and self.dsn.startswith(SCHEME):
+        if self._client is None and self.dsn.startswith("mwhistory://"):
             try:
                 self._client = GatewayClient(self.dsn, self._gateway)
             except Exception as exc:

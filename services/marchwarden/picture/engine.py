@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar
 
 from marchwarden.alerts import lifecycle
-from marchwarden.alerts.board import AlertBoard
+from marchwarden.alerts.board import AlertBoard, resolved_by_operator
 from marchwarden.alerts.closures import ClosureBook
 from marchwarden.alerts.indicator_alerts import IndicatorAlerts
 from marchwarden.alerts.playbooks import advisory_recommendation, reinforcement_recommendation
@@ -42,6 +42,7 @@ from marchwarden.picture.indicators import (
     is_active,
     threat_level,
 )
+from marchwarden.picture.snapshot import Snapshot
 from marchwarden.picture.windows import (
     LONGEST_WINDOW_MIN,
     SectionCounters,
@@ -52,6 +53,9 @@ from marchwarden.picture.windows import (
 from marchwarden.reference.models import ReferenceData
 from marchwarden.settings import RuleSettings
 
+# A section expected to see less than one crossing attempt a day (reference priors: the
+# Russian borders and Lithuania's Belarus border) is a quiet one officers may be drawn from.
+QUIET_ATTEMPTS_PER_DAY = 1.0
 log = logging.getLogger(__name__)
 
 EVENT_COLUMNS = (
@@ -193,6 +197,9 @@ class PictureEngine:
         self.letter_prefix_bytes = letter_prefix_bytes
         self.letter_max_bytes = letter_max_bytes
         self.country = {s.id: s.country for s in reference.sections}
+        self.reference_quiet = {
+            s.id for s in reference.sections if s.expected_attempts_per_day < QUIET_ATTEMPTS_PER_DAY
+        }
         self.prior_per_day = {s.id: s.expected_attempts_per_day for s in reference.sections}
         self.prior_persons_per_day = {s.id: s.expected_persons_per_day for s in reference.sections}
         self.limits = {s.id: section_limits(s, rules) for s in reference.sections}
@@ -243,6 +250,60 @@ class PictureEngine:
         self.duplicates = 0
         self.late = 0
         self.rejected = 0
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Forget everything and load the state history holds (see history/rebuild.py)."""
+        self.reset()
+        if snapshot.sections is not None:
+            self.owned = set(snapshot.sections)
+        # Each clock is restored with the wall time its latest event was received at, as the
+        # engine had it: whether that event arrived live decides whether the clock advances
+        # with the wall clock (`_clock`), so a replayed history stays on event time.
+        for mark in snapshot.streams:
+            if mark.section not in self.counters:
+                continue
+            self.stream_max[(mark.topic, mark.section)] = mark.latest
+            self.stream_wall[(mark.topic, mark.section)] = mark.received_at
+            if mark.latest > self.section_max.get(mark.section, float("-inf")):
+                self.section_max[mark.section] = mark.latest
+                self.section_wall[mark.section] = mark.received_at
+                self.last_message[mark.section] = mark.latest
+            if self.history_start is None or mark.first < self.history_start:
+                self.history_start = mark.first
+        for kind in snapshot.kinds:
+            if kind.section in self.counters:
+                clock, wall = (
+                    (self.attempt_max, self.attempt_wall)
+                    if kind.event_type == "crossing_attempt"
+                    else (self.indicator_max, self.indicator_wall)
+                )
+                clock[kind.section] = kind.latest
+                wall[kind.section] = kind.received_at
+        for section, minute, values in snapshot.minute_buckets:
+            if section in self.counters:
+                self.counters[section].add_bucket(minute, values)
+        for section, hour, count, persons in snapshot.hourly:
+            if section in self.counters:
+                self.counters[section].hourly_attempts[hour] = count
+                self.counters[section].hourly_persons[hour] = persons
+        self.seen = dict(snapshot.seen)
+        for event in snapshot.indicators:
+            state = apply_indicator(None, event)
+            if state is not None:
+                self.indicators[event.indicator_id] = state
+        for alert in sorted(snapshot.alerts, key=lambda a: (a.updated_at, a.alert_id)):
+            self.board.restore(alert)
+            # Equipment stays held by open alerts and by those resolved by hand while their
+            # cause lasts (until a stand_down or the cause ends releases it).
+            holds = alert.status != "resolved" or resolved_by_operator(alert)
+            if holds and alert.recommendation is not None:
+                for plan in alert.recommendation.arteries:
+                    self.ledger.restore(plan, alert.level, [alert.alert_id])
+        # Commands applied lately: a replay of one after a restart is refused as a duplicate.
+        self.applied_commands = dict(snapshot.applied_commands)
+        for command in snapshot.silences:
+            self.apply_command(command.model_copy(update={"command_id": ""}))
+        self.applied_commands.pop("", None)
 
     @property
     def open_alerts(self) -> dict[tuple[str, str], AlertState]:
@@ -870,12 +931,14 @@ class PictureEngine:
         return [i for i in self.indicators.values() if section in i.sections and is_active(i, now)]
 
     def quiet_sections(self) -> set[str]:
-        """Sections with no open surge and no indicator in force (their threat level is low)."""
-        busy = {s for (rule, s) in self.board.open if rule == SURGE}
-        for ind in self.indicators.values():
-            if ind.state == "lit":
-                busy.update(ind.sections)
-        return set(self.country) - busy
+        """Sections that officers may be drawn from: quiet by their reference traffic.
+
+        Not by their live state: whether another section has an open alert at this moment
+        depends on how far its partition has been read, so a plan built from it would differ
+        from run to run on the same input (the same input must give the same alerts). The
+        screen shows each section's live threat beside the plan.
+        """
+        return self.reference_quiet
 
     def _evaluate_indicators(self, section: str, watermark: float) -> None:
         # Expire this section's indicators whose valid_until has passed, on the section's own
@@ -971,6 +1034,15 @@ class PictureEngine:
         self.outputs.alerts.extend(self.board.drain())
         out, self.outputs = self.outputs, Outputs()
         return out
+
+    # ------------------------------------------------------------------ queries
+    def window_counts(self) -> dict[str, tuple[float, dict[str, dict[str, int]]]]:
+        """Per owned section: its watermark and the counters of each window at it."""
+        result = {}
+        for section in sorted(self.owned):
+            watermark = self.watermark(section)
+            result[section] = (watermark, windowed_counts(self.counters[section], watermark))
+        return result
 
     # ------------------------------------------------------------------ views
     def picture(self, sections: Iterable[str] | None = None) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 
+# The shapes these helpers need, so geometry stays below the reference models that use it.
 class Point(Protocol):
-    """Anything with a WGS84 latitude and longitude in degrees (the reference `Point`)."""
+    """A position in WGS84 degrees."""
 
     @property
     def lat(self) -> float: ...
@@ -19,10 +20,10 @@ class Point(Protocol):
 
 
 class LineString(Protocol):
-    """Anything with GeoJSON [lon, lat] coordinates (the reference `LineString`)."""
+    """A line as GeoJSON [lon, lat] pairs."""
 
     @property
-    def coordinates(self) -> Sequence[tuple[float, float]]: ...
+    def coordinates(self) -> Sequence[Sequence[float]]: ...
 
 
 EARTH_RADIUS_KM = 6371.0088

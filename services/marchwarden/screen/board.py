@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -53,6 +54,25 @@ def decode_alert(value: bytes | None, max_bytes: int) -> AlertState | None:
     return decoded
 
 
+# A topic created a moment ago (by this worker's start) may not be in every broker's metadata
+# yet: Apache Kafka propagates it from the controller asynchronously.
+TOPIC_VISIBLE_WITHIN_S = 30.0
+
+
+async def _partitions_of(consumer: AIOKafkaConsumer, topic: str, within_s: float) -> set[int]:
+    """The topic's partitions from fresh cluster metadata, waiting for it to appear."""
+    deadline = time.monotonic() + within_s
+    while True:
+        # The consumer's cached metadata is the bootstrap's; fetch the cluster's current one.
+        cluster = await consumer._client.fetch_all_metadata()
+        partitions = cluster.partitions_for_topic(topic)
+        if partitions:
+            return set(partitions)
+        if time.monotonic() >= deadline:
+            raise LookupError(f"topic {topic!r} does not exist (waited {within_s:.0f} s)")
+        await asyncio.sleep(0.2)
+
+
 async def start_alert_reader(settings: Settings, client_id: str) -> AIOKafkaConsumer:
     """A started consumer with every partition of the alerts topic assigned (no group)."""
     consumer = AIOKafkaConsumer(
@@ -66,11 +86,8 @@ async def start_alert_reader(settings: Settings, client_id: str) -> AIOKafkaCons
     )
     await consumer.start()
     try:
-        await consumer.topics()  # loads the cluster metadata, with the topic's partitions
         topic = settings.topics.alerts_full
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise LookupError(f"topic {topic!r} does not exist")
+        partitions = await _partitions_of(consumer, topic, TOPIC_VISIBLE_WITHIN_S)
         consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
     except BaseException:
         await consumer.stop()

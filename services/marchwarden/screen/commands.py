@@ -23,6 +23,7 @@ from marchwarden.alerts import lifecycle
 from marchwarden.contracts.alerts import AlertState
 from marchwarden.contracts.commands import OperatorCommand
 from marchwarden.contracts.decoding import describe_validation_error
+from marchwarden.contracts.upcasting import CURRENT_VERSIONS
 from marchwarden.screen.board import AlertBoard
 from marchwarden.screen.bodies import BodyError, read_json
 from marchwarden.screen.visibility import alert_view, command_refusal, viewer_of
@@ -80,7 +81,7 @@ class CommandDesk:
         try:
             order = OperatorCommand(
                 command_id=str(uuid.uuid4()),
-                schema_version=2,
+                schema_version=CURRENT_VERSIONS["command"],
                 command=command,
                 alert_id=alert_id,
                 operator_id=viewer.subject,

@@ -31,7 +31,6 @@ from marchwarden.simulator.generator import (
     generate,
     summarise,
 )
-from marchwarden.simulator.producer import produce
 from marchwarden.simulator.scenarios import (
     DEFAULT_SCENARIO,
     SCENARIOS,
@@ -228,6 +227,8 @@ def _send(
     broker_url: str | None,
     err: Console,
 ) -> int:
+    from marchwarden.simulator.producer import produce
+
     if broker_url is not None and not broker_url.startswith("kafka://"):
         raise click.BadParameter("expected kafka://host:port", param_hint="--broker")
     settings = load_settings(broker_url=broker_url)

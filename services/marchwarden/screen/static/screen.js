@@ -239,7 +239,11 @@
     const e = a.evidence || {};
     if (a.rule === "surge") {
       const ratio = e.surge_ratio ? `, ${e.surge_ratio}× baseline` : "";
-      return `${e.attempts_last_hour} attempts in 1 h, threshold ${Math.round(e.threshold)}${ratio}`;
+      const persons =
+        e.persons_last_hour != null && e.persons_threshold
+          ? `, ${e.persons_last_hour} persons (threshold ${Math.round(e.persons_threshold)})`
+          : "";
+      return `${e.attempts_last_hour} attempts (threshold ${Math.round(e.threshold)})${persons} in 1 h${ratio}`;
     }
     if (a.recommendation) return a.recommendation.summary;
     return (e.indicator_ids || []).join(", ");

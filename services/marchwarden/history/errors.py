@@ -1,4 +1,5 @@
-"""What every history backend shares: its errors, the gateway's lane secrets, DSN redaction."""
+"""History errors, the gateway's lane secrets and DSN redaction: shared by the store, the
+gateway and its client, below all three."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ class HistoryUnavailable(RuntimeError):
 
 class ReadOnlyViolation(PermissionError):
     """A read-only query tried to change data; ClickHouse itself refused it."""
+
+
+_READONLY_MARKERS = ("readonly mode", "READONLY", "Cannot execute query in readonly")
 
 
 def redact_dsn(dsn: str) -> str:
