@@ -22,12 +22,18 @@ class TopicNames(BaseModel):
     deadletter: str = "ops.deadletter"
     # Internal: commands re-keyed by section so the worker owning a section applies them.
     routed_commands: str = "marchwarden.commands-by-section"
+    # Internal: indicators copied to the partitions of the other sections they name.
+    routed_indicators: str = "marchwarden.indicators-by-section"
     # Internal: every alert state in full (TLP not applied), for the workers' own alert
     # board; give only the workers access. Readers get ops.alerts and ops.alerts.<ORG>.
     alerts_full: str = "marchwarden.alerts-full"
 
     def ingest(self) -> tuple[str, str, str]:
         return (self.crossings, self.turnbacks, self.indicators)
+
+    def internal_inputs(self) -> tuple[str, str]:
+        """Topics the picture workers re-key for each other (by section)."""
+        return (self.routed_commands, self.routed_indicators)
 
     def for_event(self, event_type: str) -> str | None:
         """The topic an event type is published on (docs/contracts.md), None if it has none."""

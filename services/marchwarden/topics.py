@@ -55,7 +55,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> list[str
     """Create missing topics; returns the names created."""
     t = settings.topics
     names = [t.crossings, t.turnbacks, t.indicators, t.alerts, t.commands, t.deadletter]
-    names.extend([t.routed_commands, t.alerts_full])
+    names.extend([t.routed_commands, t.routed_indicators, t.alerts_full])
     names.extend(organisation_alert_topic(settings, org) for org in ORGANISATIONS)
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers,

@@ -129,6 +129,7 @@ def topic_env(prefix: str) -> dict[str, str]:
         "COMMANDS": "ops.commands",
         "DEADLETTER": "ops.deadletter",
         "ROUTED_COMMANDS": "marchwarden.commands-by-section",
+        "ROUTED_INDICATORS": "marchwarden.indicators-by-section",
         "ALERTS_FULL": "marchwarden.alerts-full",
     }
     return {f"MARCHWARDEN_TOPICS__{k}": f"{prefix}.{v}" for k, v in names.items()}

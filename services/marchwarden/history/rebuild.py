@@ -52,6 +52,38 @@ def since_each(marks: dict[str, float], reach_s: float) -> str:
     )
 
 
+def naming_filter(sections: set[str] | None) -> str:
+    """SQL: indicators naming one of the sections, as primary or in extra_section_ids.
+
+    A section named only as an extra may be owned by another worker than the primary one,
+    and its owner needs the indicator after a restart or a rebalance too.
+    """
+    if sections is None:
+        return ""
+    quoted = ", ".join("'" + s.replace("'", "") + "'" for s in sorted(sections)) or "''"
+    return (
+        f"AND (section_id IN ({quoted}) OR hasAny(JSONExtract(payload, "
+        f"'extra_section_ids', 'Array(String)'), [{quoted}]))"
+    )
+
+
+async def _load_indicators(
+    snapshot: Snapshot, store: HistoryStore, sections: set[str] | None
+) -> None:
+    """The latest report of every indicator naming one of the sections."""
+    _, indicators = await store.aquery(
+        "SELECT argMax(payload, (occurred_at, ingested_at)) FROM events FINAL "
+        f"WHERE event_type = 'indicator' AND late = 0 {naming_filter(sections)} "
+        "GROUP BY indicator_id"
+    )
+    for (payload,) in indicators:
+        # Through the upcasters: history keeps each event as it arrived (version 1 or 2).
+        raw = payload.encode()
+        event = decode_event(raw, max_bytes=len(raw))
+        if isinstance(event, Indicator):
+            snapshot.indicators.append(event)
+
+
 async def rebuild_engine(
     engine: PictureEngine, store: HistoryStore, sections: set[str] | None = None
 ) -> dict[str, Any]:
@@ -67,6 +99,8 @@ async def rebuild_engine(
     )
     total = sum(int(r[4]) for r in streams)
     if not total:
+        # A section with no events of its own may still be named by another's indicator.
+        await _load_indicators(snapshot, store, sections)
         await _load_alerts(snapshot, store, sections)
         engine.restore(snapshot)
         return {"events": 0, "seconds": time.perf_counter() - started}
@@ -121,16 +155,7 @@ async def rebuild_engine(
         f"WHERE {since_each(slowest, id_reach)}"
     )
     snapshot.seen = {str(event_id): int(minute) for event_id, minute in ids}
-    _, indicators = await store.aquery(
-        "SELECT argMax(payload, (occurred_at, ingested_at)) FROM events FINAL "
-        f"WHERE event_type = 'indicator' AND late = 0 {flt} GROUP BY indicator_id"
-    )
-    for (payload,) in indicators:
-        # Through the upcasters: history keeps each event as it arrived (version 1 or 2).
-        raw = payload.encode()
-        event = decode_event(raw, max_bytes=len(raw))
-        if isinstance(event, Indicator):
-            snapshot.indicators.append(event)
+    await _load_indicators(snapshot, store, sections)
     await _load_alerts(snapshot, store, sections)
     engine.restore(snapshot)
     seconds = time.perf_counter() - started

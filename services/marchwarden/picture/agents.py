@@ -36,6 +36,7 @@ from marchwarden.history.sink import HistorySink, WriteAbandoned
 from marchwarden.history.store import HistoryStore
 from marchwarden.picture.alignment import EventTimeAligner
 from marchwarden.picture.engine import Outputs, PictureEngine
+from marchwarden.picture.indicator_routes import indicator_routes
 from marchwarden.settings import Settings
 from marchwarden.supervision import Supervisor
 from marchwarden.topics import organisation_alert_topic
@@ -116,6 +117,8 @@ class PictureWorker(Service):
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.pending_offsets: dict[TopicPartition, int] = {}
+        # Indicator copies for the other sections they name: (section key, raw value).
+        self.pending_routes: list[tuple[str, bytes]] = []
         # Held while the engine changes (a batch, a timer run, a rebuild): never across I/O
         # to the history store, so neither ingest nor the rules wait on history.
         self.flush_lock = asyncio.Lock()
@@ -163,7 +166,7 @@ class PictureWorker(Service):
         )
         await self.consumer.start()
         self.consumer.subscribe(
-            topics=[*self.topics.ingest(), self.topics.routed_commands],
+            topics=[*self.topics.ingest(), *self.topics.internal_inputs()],
             listener=_Rebalance(self),
         )
 
@@ -204,12 +207,7 @@ class PictureWorker(Service):
         self.next_offset = {}
         self.paused = set()
         partitions = {tp.partition for tp in assigned if tp.topic == self.topics.crossings}
-        count = self.settings.partitions
-        if self.consumer is not None:
-            known = self.consumer.partitions_for_topic(self.topics.crossings)
-            if known:
-                count = len(known)
-        owned = sections_for_partitions(self.engine.country, partitions, count)
+        owned = sections_for_partitions(self.engine.country, partitions, self.partition_count())
         async with self.flush_lock:
             self.last_rebuild = await rebuild_engine(self.engine, self.store, owned)
         log.info("own %d partitions, %d sections", len(assigned), len(owned))
@@ -250,6 +248,7 @@ class PictureWorker(Service):
                     if self.batches % 8 == 0:
                         self.engine.prune_if_large()
                     self.last_delivery = time.monotonic()
+                await self.send_routes()
                 await self.publish(self.engine.drain())
             await self.align()
             self.observe_lag()
@@ -297,7 +296,12 @@ class PictureWorker(Service):
             if tp.topic == commands:
                 for record in messages:
                     self.engine.apply_command_record(record)
+            elif tp.topic == self.topics.routed_indicators:
+                for record in messages:
+                    self.engine.apply_routed_indicator(record)
             else:
+                if tp.topic == self.topics.indicators:
+                    self.collect_routes(messages)
                 inputs[tp] = messages
             self.pending_offsets[tp] = messages[-1].offset + 1
             self.next_offset[tp] = messages[-1].offset + 1
@@ -305,12 +309,36 @@ class PictureWorker(Service):
             self.aligner.advanced(tp, head)
         self.engine.evaluate()
 
+    def partition_count(self) -> int:
+        known = self.consumer.partitions_for_topic(self.topics.crossings) if self.consumer else None
+        return len(known) if known else self.settings.partitions
+
+    def collect_routes(self, messages: list[Any]) -> None:
+        """Queue copies of the indicators that name sections of other partitions."""
+        count = self.partition_count()
+        for record in messages:
+            for key in indicator_routes(
+                record.value, self.engine.max_bytes, lambda s: partition_of(s, count)
+            ):
+                self.pending_routes.append((key, record.value))
+
+    async def send_routes(self) -> None:
+        """Send the queued indicator copies (before the batch's offsets can be committed)."""
+        if not self.pending_routes:
+            return
+        producer = self.producer
+        assert producer is not None
+        routes, self.pending_routes = self.pending_routes, []
+        for key, value in routes:
+            await producer.send(self.topics.routed_indicators, value, key=key.encode())
+
     async def align(self) -> None:
         """Pause input partitions that run ahead in event time (see picture.alignment)."""
         consumer = self.consumer
         if consumer is None or not self.assigned:
             return
-        inputs = [tp for tp in self.assigned if tp.topic != self.topics.routed_commands]
+        internal = self.topics.internal_inputs()
+        inputs = [tp for tp in self.assigned if tp.topic not in internal]
         pending = []
         for tp in inputs:
             highwater = consumer.highwater(tp)
@@ -392,6 +420,7 @@ class PictureWorker(Service):
         """
         async with self.write_lock:
             async with self.flush_lock:
+                await self.send_routes()
                 await self.publish(self.engine.drain())
                 snapshot = self.sink.take()
                 offsets, self.pending_offsets = self.pending_offsets, {}

@@ -576,9 +576,28 @@ class PictureEngine:
             self.indicators[event.indicator_id] = updated
             self.touched.update(updated.sections)
             # Evaluated per indicator update, so a lit-then-cleared pair in one batch still
-            # raises and resolves its alert.
-            if updated.section_id in self.owned:
-                self._evaluate_indicators(updated.section_id, self.watermark(updated.section_id))
+            # raises and resolves its alert; in every owned section it names.
+            for section in dict.fromkeys(updated.sections):
+                if section in self.owned:
+                    self._evaluate_indicators(section, self.watermark(section))
+
+    def apply_routed_indicator(self, record: Record) -> None:
+        """A copy of an indicator read by the owner of its primary section (indicator_routes).
+
+        Only the indicator's state changes: the primary owner keeps the event, its history
+        row and its deduplication key. A repeated copy changes nothing.
+        """
+        decoded = decode_event(record.value, self.max_bytes)
+        if not isinstance(decoded, Indicator):
+            return
+        updated = apply_indicator(self.indicators.get(decoded.indicator_id), decoded)
+        if updated is None:
+            return
+        self.indicators[decoded.indicator_id] = updated
+        self.touched.update(updated.sections)
+        for section in dict.fromkeys(updated.sections):
+            if section in self.owned:
+                self._evaluate_indicators(section, self.watermark(section))
 
     def _history_row(
         self,
