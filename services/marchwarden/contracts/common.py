@@ -67,7 +67,10 @@ def _within_bounds(value: datetime) -> datetime:
         raise ValueError(
             f"must lie between {EARLIEST_TIME:%Y-%m-%d} and {LATEST_TIME:%Y-%m-%d}, got {value}"
         )
-    return value
+    # One instant has one spelling inside the system: an alert stamped from an event sent
+    # as +03:00 must not differ from the same alert stamped by the engine's clock (UTC).
+    # The sender's own offset stays in the raw payload kept in history.
+    return value.astimezone(UTC)
 
 
 Timestamp = Annotated[
