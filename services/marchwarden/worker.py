@@ -61,6 +61,8 @@ def create_worker(
         settings.app_id,
         broker=settings.faust_broker,
         store="memory://",
+        # Faust would otherwise create "<app id>-data" in whatever directory `up` was run from.
+        datadir=str(settings.data_dir / "faust"),
         processing_guarantee=settings.processing_guarantee,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,

@@ -122,6 +122,8 @@ def test_up_with_no_flags_runs_the_embedded_stack(
         assert proc.wait(30) == 0
         wait_until(lambda: not any(alive(p) for p in brokers), 10, "the broker to exit")
         assert not children_of(proc.pid)
+        written = sorted(p.name for p in tmp_path.iterdir())
+        assert written == [".marchwarden", "up.log"], "`up` writes only into its data dir"
     finally:
         if proc.poll() is None:
             proc.kill()
