@@ -15,6 +15,7 @@ from tests.support.stack import (
     WorkerProcess,
     await_until,
     event,
+    http,
     produce_events,
 )
 
@@ -217,3 +218,86 @@ async def test_post_events_stores_valid_events_and_dead_letters_the_rest(
     assert worker.post("/events", {"events": good}, token=LT_REPORTER)[0] == 400
     status, answer = worker.post("/events", [good[0]], token=LT_REPORTER)
     assert status == 200 and answer["accepted"], "a retried event is accepted (deduplicated later)"
+
+
+async def test_an_operator_silences_a_section_over_http_and_its_surge_stays_quiet(
+    worker_factory: WorkerFactory,
+) -> None:
+    worker = worker_factory()
+    silence = "/sections/LT-BY-03/silence"
+    lv_operator = TOKENS("operator", "LV-VRS")
+    refused = {
+        "another country's operator": (silence, {"note": "x", "for_minutes": 5}, lv_operator),
+        "no reason": (silence, {"for_minutes": 5}, None),
+        "no expiry": (silence, {"note": "exercise"}, None),
+        "two expiries": (
+            silence,
+            {"note": "x", "for_minutes": 5, "until": "2099-01-01T00:00:00Z"},
+            None,
+        ),
+        "over the longest silence": (silence, {"note": "x", "for_minutes": 73 * 60}, None),
+        "a negative duration": (silence, {"note": "x", "for_minutes": -5}, None),
+        "a duration as text": (silence, {"note": "x", "for_minutes": "60"}, None),
+        "an expiry in the past": (silence, {"note": "x", "until": "2020-01-01T00:00:00Z"}, None),
+        "an expiry as a number": (silence, {"note": "x", "until": 4102444800}, None),
+        "an unknown rule": (silence, {"note": "x", "for_minutes": 5, "rule": "all"}, None),
+        "an unknown field": (silence, {"note": "x", "for_minutes": 5, "level": "low"}, None),
+        "an unknown section": ("/sections/XX-YY-01/silence", {"note": "x"}, None),
+        "an unknown command": ("/sections/LT-BY-03/mute", {"note": "x"}, None),
+    }
+    answers = {
+        why: worker.post(path, body, token=token)[0] for why, (path, body, token) in refused.items()
+    }
+    answers["no token"] = http("POST", worker.url + silence, {"note": "x", "for_minutes": 5})[0]
+    assert answers == {
+        "another country's operator": 403,
+        "no reason": 400,
+        "no expiry": 400,
+        "two expiries": 400,
+        "over the longest silence": 400,
+        "a negative duration": 400,
+        "a duration as text": 400,
+        "an expiry in the past": 400,
+        "an expiry as a number": 400,
+        "an unknown rule": 400,
+        "an unknown field": 400,
+        "an unknown section": 404,
+        "an unknown command": 404,
+        "no token": 401,
+    }
+    status, body = worker.post(
+        silence, {"rule": "surge", "for_minutes": 120, "note": "announced exercise"}
+    )
+    assert status == 202, body
+    assert body["command"]["operator_id"] and body["command"]["organisation"] == "EU-RCC"
+
+    def silences() -> list[dict[str, Any]]:
+        view = worker.get("/picture?section=LT-BY-03")["sections"]["LT-BY-03"]
+        return list(view["silences"])
+
+    await await_until(lambda: bool(silences()), 20, "the silence in the section's picture")
+    (shown,) = silences()
+    assert (shown["rule"], shown["reason"]) == ("surge", "announced exercise")
+
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    async with TopicReader(worker.bootstrap, worker.topic("ops.alerts")) as alerts:
+        await produce_events(worker, burst("LT-BY-03", 25, t0))
+        await await_until(
+            lambda: (
+                worker.get("/picture?section=LT-BY-03")["sections"]["LT-BY-03"]["counts"]["24h"][
+                    "attempt_persons"
+                ]
+                >= 25
+            ),
+            20,
+            "the burst in the silenced section's picture",
+        )
+        # A later burst on a section that is not silenced: once its surge is out, every
+        # alert of the earlier batches is out too.
+        await produce_events(worker, burst("PL-BY-01", 25, t0))
+        await alerts.wait_for(lambda _: states(alerts, "surge.PL-BY-01.1"), 20, "the other surge")
+        assert not [a for a in alerts.json_values() if a["section_id"] == "LT-BY-03"]
+
+    status, body = worker.post("/sections/LT-BY-03/unsilence", {"rule": "surge"})
+    assert status == 202, body
+    await await_until(lambda: not silences(), 20, "the silence lifted")

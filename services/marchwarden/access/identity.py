@@ -26,7 +26,7 @@ ORGANISATIONS: dict[str, frozenset[str] | None] = {
 # What each role may do, for people reading a 403 and for the docs.
 ROLE_DUTIES: dict[Role, str] = {
     "operator": "sees the picture and the alerts; acknowledges, resolves and annotates alerts "
-    "of the sections its organisation covers",
+    "of the sections its organisation covers, and silences their rules for a while, with a reason",
     "analyst": "reads history and reports through the organisation's analyst views; no commands",
     "admin": "replays and flushes the live tables, verifies them, manages tokens",
     "reporter": "posts border events for its organisation (reserved for the events endpoint)",

@@ -44,6 +44,12 @@ RULES: tuple[Rule, ...] = (
         ("operator",),
         "commands on an alert",
     ),
+    _rule(
+        "POST",
+        r"/sections/[A-Z]{2}-[A-Z]{2}-\d{2}/(silence|unsilence)",
+        ("operator",),
+        "silencing a section's rules",
+    ),
     _rule("POST", "/history/sql", ("analyst",), "analyst SQL"),
     _rule("POST", "/history/report", ("analyst",), "canned reports"),
     _rule("POST", "/admin/(flush|replay|verify)", ("admin",), "maintenance of the live tables"),

@@ -251,6 +251,44 @@ def _paths() -> dict[str, Any]:
                 ),
             )
         },
+        "/sections/{section_id}/{command}": {
+            "post": _op(
+                "Silence a section (every rule, or one) until a time, with a reason, or lift a silence, as the token's operator, of an organisation covering the section; the worker owning it applies the command and /picture?section= shows the silences in force",
+                ["operator"],
+                _json(
+                    {
+                        "type": "object",
+                        "properties": {"command": {"$ref": REF.format(model="OperatorCommand")}},
+                    },
+                    "Accepted (202): the command is on ops.commands",
+                ),
+                (400, 403, 404, 413, 503),
+                parameters=[
+                    _path_param("section_id"),
+                    {
+                        **_path_param("command"),
+                        "schema": {"type": "string", "enum": ["silence", "unsilence"]},
+                    },
+                ],
+                **_body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "rule": {"type": "string", "description": "One rule; all if absent"},
+                            "until": {"type": "string", "format": "date-time"},
+                            "for_minutes": {"type": "number", "exclusiveMinimum": 0},
+                            "note": {
+                                "type": "string",
+                                "maxLength": 2000,
+                                "description": "The reason (required to silence)",
+                            },
+                        },
+                        "additionalProperties": False,
+                    },
+                    required=False,
+                ),
+            )
+        },
         "/events": {
             "post": _op(
                 "A batch of border events (JSON array, bounded), to the same topics with the same validation and dead letters",

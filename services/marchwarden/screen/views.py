@@ -18,6 +18,7 @@ from marchwarden.screen.commands import CommandDesk
 from marchwarden.screen.geography import reference_geojson
 from marchwarden.screen.intake import EventIntake
 from marchwarden.screen.openapi import openapi_document
+from marchwarden.screen.silences import SilenceDesk
 from marchwarden.screen.stream import AlertStreams
 
 STATIC = Path(__file__).parent / "static"
@@ -46,6 +47,7 @@ def register_screen(ctx: WorkerContext) -> AlertBoard:
 
     streams = AlertStreams(settings, board)
     desk = CommandDesk(settings, board, producer)
+    silences = SilenceDesk(settings, producer)
     intake = EventIntake(settings, producer, dead_letters)
     geojson = reference_geojson(ctx.engine.reference)
     document = openapi_document(_package_version())
@@ -71,6 +73,7 @@ def register_screen(ctx: WorkerContext) -> AlertBoard:
     router.add_get("/openapi.json", openapi)
     router.add_get("/alerts/stream", streams.handle)
     router.add_post("/alerts/{alert_id}/{command}", desk.handle)
+    router.add_post("/sections/{section_id}/{command}", silences.handle)
     router.add_post("/events", intake.handle)
     web_app.on_shutdown.append(streams.close_all)
     return board
