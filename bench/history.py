@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import TOPIC_OF, log, make_events, median
+from marchwarden.history.rows import EVENT_COLUMNS
 
 SECTION_IDS = (
     "EE-RU-01", "EE-RU-02", "LT-BY-01", "LT-BY-02", "LT-BY-03", "LT-BY-04", "LT-RU-01",
@@ -145,7 +146,7 @@ def _rebuild_in_child(n: int, runs: int) -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------ inserts + reports
 def _python_rows(n: int, seed: int) -> list[tuple[Any, ...]]:
-    """Rows shaped like PictureEngine._history_row, from realistic events."""
+    """Rows shaped like history.rows.event_row's, from realistic events."""
     import json
 
     country = dict(zip(SECTION_IDS, (s.split("-")[0] for s in SECTION_IDS), strict=True))
@@ -229,8 +230,6 @@ def _history_in_child(sizes: Sequence[int], insert_rows: int, runs: int) -> dict
             store.command("TRUNCATE TABLE events_hourly")
             began = time.perf_counter()
             for j in range(0, len(rows), batch):
-                from marchwarden.picture.engine import EVENT_COLUMNS
-
                 store.insert("events", rows[j : j + batch], EVENT_COLUMNS)
             seconds = time.perf_counter() - began
             _, got = store.query("SELECT count() FROM events")

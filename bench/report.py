@@ -82,7 +82,7 @@ METHOD = {
     ),
     "history": (
         "(a) `HistoryStore.insert('events', rows, EVENT_COLUMNS)` of Python tuples shaped like "
-        "`PictureEngine._history_row` (realistic events, JSON payload), in batches of 20k, "
+        "`history.rows.event_row` (realistic events, JSON payload), in batches of 20k, "
         "into a truncated table. (b) Events generated inside ClickHouse as for rebuild but "
         "over 5 years, in chunks of 10M, plus 1 alert (3 versions) per 1000 events; the "
         "canned reports (`build_report(...)` -> `store.query(sql, parameters, readonly=True)`) "

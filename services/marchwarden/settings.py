@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class TopicNames(BaseModel):
-    """Kafka topic names; the defaults are the public contract in design.md."""
+    """Kafka topic names; the defaults are the public contract in docs/contracts.md."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

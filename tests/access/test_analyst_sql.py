@@ -19,7 +19,8 @@ from marchwarden.history.analyst import AnalystLane, direct_lane
 from marchwarden.history.migrations import load_migrations, migrate
 from marchwarden.history.sink import HistorySink
 from marchwarden.history.store import HistoryStore
-from marchwarden.picture.engine import PictureEngine, Record
+from marchwarden.picture.engine import PictureEngine
+from marchwarden.picture.outputs import Record
 from marchwarden.reference import load_reference
 from marchwarden.settings import AnalystLimits, RuleSettings
 from tests.support.stack import event

@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marchwarden.contracts.alerts import AlertState
-from marchwarden.picture.engine import EVENT_COLUMNS, Outputs, PictureEngine, Record
+from marchwarden.history.rows import EVENT_COLUMNS
+from marchwarden.picture.engine import PictureEngine
+from marchwarden.picture.outputs import Outputs, Record
 from tests.support.stack import TOPIC_OF, event
 
 T0 = datetime(2024, 7, 1, 12, 0, tzinfo=UTC)
@@ -20,7 +22,7 @@ LATE = EVENT_COLUMNS.index("late")
 
 
 def event_doc(event_type: str, section_id: str, occurred_at: datetime, **fields: Any) -> dict:
-    """A valid border event as design.md describes it, with defaults for its type."""
+    """A valid border event as docs/contracts.md describes it, with defaults for its type."""
     # The offset is kept as given (the shared builder would normalise it to UTC).
     doc = event(event_type, section_id, occurred_at)
     doc["occurred_at"] = occurred_at.isoformat()

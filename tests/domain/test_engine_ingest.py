@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from marchwarden.picture.engine import EVENT_COLUMNS
+from marchwarden.history.rows import EVENT_COLUMNS, event_row
 from tests.domain.factories import LATE, T0, encode, event_doc
 
 SECTION = "LV-BY-02"
@@ -37,7 +37,7 @@ def test_accepted_event_becomes_one_history_row_with_its_columns(harness) -> Non
     doc = attempt(persons=7, outcome="detained", source="thermal")
     harness.send(doc)
 
-    (row,) = harness.engine.drain().events
+    (row,) = map(event_row, harness.engine.drain().events)
     values = dict(zip(EVENT_COLUMNS, row, strict=True))
 
     assert values["event_id"] == doc["event_id"]
@@ -57,7 +57,7 @@ def test_accepted_event_becomes_one_history_row_with_its_columns(harness) -> Non
 
 def test_indicator_history_row_carries_its_id_level_and_state(harness) -> None:
     doc = harness.indicator(SECTION, T0, indicator_id="ind-9", level="critical", state="lit")
-    (row,) = harness.engine.drain().events
+    (row,) = map(event_row, harness.engine.drain().events)
     values = dict(zip(EVENT_COLUMNS, row, strict=True))
     assert (values["indicator_id"], values["level"], values["state"]) == (
         "ind-9",
@@ -113,7 +113,7 @@ def test_out_of_order_events_inside_the_lateness_update_the_right_windows(harnes
         t0_hour - 3: 1,
         t0_hour - 23: 1,
     }
-    assert [row[LATE] for row in harness.engine.drain().events] == [0] * 5
+    assert [row[LATE] for row in map(event_row, harness.engine.drain().events)] == [0] * 5
 
 
 def test_event_older_than_the_lateness_goes_to_history_flagged_late_and_is_not_counted(
@@ -124,7 +124,7 @@ def test_event_older_than_the_lateness_goes_to_history_flagged_late_and_is_not_c
     on_time = harness.send(attempt(watermark - 24 * HOUR))[0]  # exactly at the limit
     late = harness.send(attempt(watermark - 24 * HOUR - timedelta(seconds=1)))[0]
 
-    rows = {row[0]: row for row in harness.engine.drain().events}
+    rows = {row[0]: row for row in map(event_row, harness.engine.drain().events)}
     assert rows[on_time["event_id"]][LATE] == 0
     assert rows[late["event_id"]][LATE] == 1
     assert EVENT_COLUMNS[LATE] == "late" and LATE == 12
@@ -257,7 +257,7 @@ def test_bad_records_do_not_stop_the_rest_of_the_batch(harness) -> None:
     harness.send_raw(encode(good[0]), b"garbage", encode(good[1]), b"", encode(good[2]))
 
     out = harness.engine.drain()
-    assert [row[0] for row in out.events] == [d["event_id"] for d in good]
+    assert [row[0] for row in map(event_row, out.events)] == [d["event_id"] for d in good]
     assert [d.kind for d in out.dead_letters] == ["not_json", "empty"]
     assert counts(harness, "1h")["attempts"] == 3
 
@@ -283,7 +283,7 @@ def test_a_record_the_engine_fails_on_is_dead_lettered_and_the_batch_goes_on(
     out = harness.engine.drain()
     (letter,) = out.dead_letters
     assert letter.kind == "unprocessable" and "a bug in the indicator path" in letter.reason
-    assert [row[0] for row in out.events] == [good["event_id"]]
+    assert [row[0] for row in map(event_row, out.events)] == [good["event_id"]]
 
 
 def test_a_command_the_engine_fails_on_is_dead_lettered(harness, monkeypatch) -> None:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from marchwarden.alerts.closures import ZERO
 from marchwarden.alerts.equipment import counts_of
-from marchwarden.picture.engine import COMMAND_COLUMNS, EVENT_COLUMNS
+from marchwarden.history.rows import COMMAND_COLUMNS, EVENT_COLUMNS, command_row, event_row
 from tests.domain.factories import COMMANDS_TOPIC, T0, command_doc, encode, event_doc
 
 MIN = timedelta(minutes=1)
@@ -32,7 +32,7 @@ def send_command(harness, doc: dict) -> None:
 
 
 def audit(out) -> list[dict]:
-    return [dict(zip(COMMAND_COLUMNS, row, strict=True)) for row in out.commands]
+    return [dict(zip(COMMAND_COLUMNS, row, strict=True)) for row in map(command_row, out.commands)]
 
 
 # --- resolve is not mute -------------------------------------------------------------------
@@ -326,6 +326,6 @@ def test_a_section_that_stops_reporting_goes_silent_and_clears_on_resume(engine_
 def test_heartbeats_are_accepted_and_kept_in_history(harness) -> None:
     harness.send(event_doc("sensor_heartbeat", QUIET, T0, status="degraded"))
     out = harness.engine.drain()
-    (row,) = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in out.events]
+    (row,) = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in map(event_row, out.events)]
     assert (row["event_type"], row["state"], row["persons"]) == ("sensor_heartbeat", "degraded", 0)
     assert harness.section_picture(QUIET)["counts"]["1h"]["attempts"] == 0

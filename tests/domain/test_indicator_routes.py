@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from marchwarden.picture.agents import partition_of
-from marchwarden.picture.engine import Record
 from marchwarden.picture.indicator_routes import indicator_routes, routes_for
+from marchwarden.picture.outputs import Record
 from tests.domain.factories import T0, EngineHarness, encode, event_doc
 
 PRIMARY = "LT-BY-03"

@@ -6,14 +6,17 @@ import asyncio
 import base64
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from marchwarden.history.migrations import migrate
+from marchwarden.history.rows import EVENT_COLUMNS, event_row
 from marchwarden.history.sink import HistorySink
 from marchwarden.history.store import HistoryStore
-from marchwarden.picture.engine import EVENT_COLUMNS, Outputs, PictureEngine, Record
+from marchwarden.picture.engine import PictureEngine
+from marchwarden.picture.outputs import Outputs, Record
 from marchwarden.reference import load_reference
 from marchwarden.settings import RuleSettings
 from tests.support.stack import await_until
@@ -88,17 +91,20 @@ async def test_a_row_the_store_refuses_is_dead_lettered_and_the_rest_written(
     sink = HistorySink(chdb_store, max_rows=1000, max_interval_s=60)
     good = [attempt(T0 + timedelta(minutes=i)) for i in range(40)]
     out = ingested(*good)
-    poison = list(out.events[17])
-    poison[PERSONS] = 4294967296  # past UInt32: the store cannot build the column
-    out.events[17] = tuple(poison)
+    chosen = out.events[17]
+    # past UInt32: the store cannot build the column (the contract bounds it; this is the
+    # store's own refusal, reached past the contract)
+    poisoned = chosen.event.model_copy(update={"persons": 4294967296})
+    out.events[17] = replace(chosen, event=poisoned)
+    assert event_row(out.events[17])[PERSONS] == 4294967296
     sink.add(out)
     letters = await sink.write(sink.take())
 
     (letter,) = letters
     assert letter.kind == "history_rejected"
     assert "persons" in letter.reason, letter.reason
-    assert json.loads(base64.b64decode(letter.value_b64))["event_id"] == poison[0]
-    ids = [row[0] for row in out.events]
+    assert json.loads(base64.b64decode(letter.value_b64))["event_id"] == poisoned.event_id
+    ids = [accepted.event.event_id for accepted in out.events]
     _, rows = chdb_store.query(
         "SELECT count() FROM events WHERE event_id IN {ids:Array(UUID)}", {"ids": ids}
     )
@@ -120,7 +126,7 @@ async def test_reports_over_150_months_in_one_batch_are_all_written(
     assert len(out.events) == 150
     sink.add(out)
     assert await sink.write(sink.take()) == []
-    ids = [row[0] for row in out.events]
+    ids = [accepted.event.event_id for accepted in out.events]
     _, rows = chdb_store.query(
         "SELECT count(), uniqExact(toYYYYMM(occurred_at)) FROM events "
         "WHERE event_id IN {ids:Array(UUID)}",

@@ -19,7 +19,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from marchwarden.contracts.alerts import AlertState
 from marchwarden.picture.agents import partition_of
-from marchwarden.picture.engine import PictureEngine, Record
+from marchwarden.picture.engine import PictureEngine
+from marchwarden.picture.outputs import Record
 from marchwarden.simulator import generate
 from tests.support.stack import TOPIC_OF
 

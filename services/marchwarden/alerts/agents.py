@@ -7,7 +7,7 @@ from typing import Any
 from marchwarden.access.commands import CommandGate
 from marchwarden.context import WorkerContext
 from marchwarden.contracts.decoding import Rejection, decode_command
-from marchwarden.picture.engine import Record
+from marchwarden.picture.outputs import Record
 
 
 def register_command_agents(ctx: WorkerContext) -> None:

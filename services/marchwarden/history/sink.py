@@ -9,7 +9,6 @@ caller gives up; nothing accepted is dropped, and the failure is visible (failin
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import logging
@@ -21,8 +20,6 @@ from typing import Any
 
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from marchwarden.access.tlp import shared_and_organisation_views
-from marchwarden.contracts.alerts import AlertState
 from marchwarden.contracts.deadletters import DeadLetter, bounded_dead_letter
 from marchwarden.history.isolation import (
     RefusedRow,
@@ -30,15 +27,19 @@ from marchwarden.history.isolation import (
     insert_isolating,
     partition_chunks,
 )
-from marchwarden.history.store import HistoryStore, HistoryUnavailable
-from marchwarden.messages import first_line
-from marchwarden.picture.engine import (
+from marchwarden.history.rows import (
     ALERT_COLUMNS,
     COMMAND_COLUMNS,
     DEAD_LETTER_COLUMNS,
     EVENT_COLUMNS,
-    Outputs,
+    alert_row,
+    command_row,
+    dead_letter_row,
+    event_row,
 )
+from marchwarden.history.store import HistoryStore, HistoryUnavailable
+from marchwarden.messages import first_line
+from marchwarden.picture.outputs import Outputs
 
 log = logging.getLogger(__name__)
 LATE_COLUMN = EVENT_COLUMNS.index("late")
@@ -48,46 +49,6 @@ _EVENT = {name: EVENT_COLUMNS.index(name) for name in ("topic", "partition", "of
 
 class WriteAbandoned(RuntimeError):
     """The caller stopped waiting for a history write that kept failing."""
-
-
-def alert_row(alert: AlertState, recorded_at: datetime) -> tuple[Any, ...]:
-    """The full state (internal), plus the copies analysts read through their views (TLP)."""
-    shared, by_organisation = shared_and_organisation_views(alert)
-    return (
-        alert.alert_id,
-        alert.version,
-        alert.rule,
-        alert.level,
-        alert.status,
-        alert.section_id,
-        alert.raised_at,
-        alert.updated_at,
-        alert.model_dump_json(),
-        recorded_at,
-        shared.model_dump_json(),
-        {org: view.model_dump_json() for org, view in by_organisation.items()},
-    )
-
-
-def dead_letter_row(letter: DeadLetter) -> tuple[Any, ...]:
-    reason = letter.reason
-    if letter.value_truncated:
-        # The table has no digest column: a truncated value says so in its reason.
-        reason += (
-            f" [value cut to its first {len(base64.b64decode(letter.value_b64))} of "
-            f"{letter.value_size} bytes; sha256 {letter.value_sha256}]"
-        )
-    return (
-        letter.topic,
-        letter.partition,
-        letter.offset,
-        base64.b64decode(letter.key_b64) if letter.key_b64 else b"",
-        base64.b64decode(letter.value_b64),
-        letter.value_size,
-        letter.kind,
-        reason,
-        letter.received_at,
-    )
 
 
 def refused_event_letter(refused: RefusedRow, max_letter_bytes: int) -> DeadLetter:
@@ -197,10 +158,10 @@ class HistorySink:
         if not outputs:
             return
         now = datetime.now(UTC)
-        self.buffer.events.extend(outputs.events)
+        self.buffer.events.extend(event_row(e) for e in outputs.events)
         self.buffer.alerts.extend(alert_row(a, now) for a in outputs.alerts)
         self.buffer.dead_letters.extend(dead_letter_row(d) for d in outputs.dead_letters)
-        self.buffer.commands.extend(outputs.commands)
+        self.buffer.commands.extend(command_row(c) for c in outputs.commands)
         if self.buffer.oldest is None:
             self.buffer.oldest = time.monotonic()
 

@@ -35,8 +35,9 @@ from marchwarden.history.rebuild import rebuild_engine
 from marchwarden.history.sink import HistorySink, WriteAbandoned
 from marchwarden.history.store import HistoryStore
 from marchwarden.picture.alignment import EventTimeAligner
-from marchwarden.picture.engine import Outputs, PictureEngine
+from marchwarden.picture.engine import PictureEngine
 from marchwarden.picture.indicator_routes import indicator_routes
+from marchwarden.picture.outputs import Outputs
 from marchwarden.settings import Settings
 from marchwarden.supervision import Supervisor
 from marchwarden.topics import organisation_alert_topic

@@ -11,7 +11,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar
@@ -32,15 +31,22 @@ from marchwarden.alerts.surge import (
 from marchwarden.contracts.alerts import AlertEvidence, AlertRule, AlertState, Recommendation
 from marchwarden.contracts.commands import OperatorCommand
 from marchwarden.contracts.common import LEVEL_RANK
-from marchwarden.contracts.deadletters import DeadLetter, DeadLetterKind, bounded_dead_letter
+from marchwarden.contracts.deadletters import DeadLetterKind, bounded_dead_letter
 from marchwarden.contracts.decoding import Rejection, decode_command, decode_event
-from marchwarden.contracts.events import CrossingAttempt, Indicator, SensorHeartbeat, TurnBack
+from marchwarden.contracts.events import CrossingAttempt, Indicator, TurnBack
 from marchwarden.picture.baseline import Baseline, baseline_hourly
 from marchwarden.picture.indicators import (
     IndicatorState,
     apply_indicator,
     is_active,
     threat_level,
+)
+from marchwarden.picture.outputs import (
+    AcceptedEvent,
+    CommandOutcome,
+    DecodedEvent,
+    Outputs,
+    Record,
 )
 from marchwarden.picture.snapshot import Snapshot
 from marchwarden.picture.windows import (
@@ -58,73 +64,12 @@ from marchwarden.settings import RuleSettings
 QUIET_ATTEMPTS_PER_DAY = 1.0
 log = logging.getLogger(__name__)
 
-EVENT_COLUMNS = (
-    "event_id",
-    "event_type",
-    "schema_version",
-    "occurred_at",
-    "section_id",
-    "country",
-    "reporter",
-    "persons",
-    "outcome",
-    "indicator_id",
-    "level",
-    "state",
-    "late",
-    "payload",
-    "topic",
-    "partition",
-    "offset",
-    "ingested_at",
-)
-ALERT_COLUMNS = (
-    "alert_id",
-    "version",
-    "rule",
-    "level",
-    "status",
-    "section_id",
-    "raised_at",
-    "updated_at",
-    "payload",
-    "recorded_at",
-    "shared_payload",
-    "org_payloads",
-)
-COMMAND_COLUMNS = (
-    "command_id",
-    "command",
-    "alert_id",
-    "section_id",
-    "rule",
-    "until",
-    "operator_id",
-    "note",
-    "issued_at",
-    "outcome",
-    "detail",
-    "payload",
-    "recorded_at",
-)
-DEAD_LETTER_COLUMNS = (
-    "topic",
-    "partition",
-    "offset",
-    "key",
-    "value",
-    "value_size",
-    "kind",
-    "reason",
-    "received_at",
-)
 SURGE: AlertRule = "surge"
 SILENT: AlertRule = "section_silent"
 EVIDENCE_EVENT_IDS = 20
 # Events further ahead of the wall clock than this are refused as `future`: a skewed clock
 # must not push a section's clock forward and hide the reports of the real last hour.
 FUTURE_SKEW_S = 120.0
-BorderEvent = CrossingAttempt | TurnBack | Indicator | SensorHeartbeat
 PartitionKey = TypeVar("PartitionKey", bound=Hashable)
 _T = TypeVar("_T")
 # Applied command ids are remembered this long; the router refuses commands issued longer
@@ -134,31 +79,6 @@ COMMAND_IDS_KEPT_S = 86400.0
 
 class DuplicateCommand(ValueError):
     """A command whose command_id was applied before (a replay)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One Kafka message as the engine sees it."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-
-
-@dataclass
-class Outputs:
-    """What the engine produced since the last drain."""
-
-    events: list[tuple[Any, ...]] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    alerts: list[AlertState] = field(default_factory=list)
-    commands: list[tuple[Any, ...]] = field(default_factory=list)
-    """The audit trail of operator commands, applied or refused (COMMAND_COLUMNS)."""
-
-    def __bool__(self) -> bool:
-        return bool(self.events or self.dead_letters or self.alerts or self.commands)
 
 
 class SurgeNow(NamedTuple):
@@ -422,7 +342,7 @@ class PictureEngine:
         # One wall-clock reading per batch: its advance within a batch is negligible.
         now = self.wall_clock()
         received = received_at or _utc(now)
-        merged: list[tuple[float, float, PartitionKey, BorderEvent, Record]] = []
+        merged: list[tuple[float, float, PartitionKey, DecodedEvent, Record]] = []
         for key, records in batch.items():
             running = float("-inf")
             for record in records:
@@ -459,7 +379,7 @@ class PictureEngine:
 
     def _decode(
         self, record: Record, now: float, received: datetime
-    ) -> tuple[float, BorderEvent] | None:
+    ) -> tuple[float, DecodedEvent] | None:
         """The record's event time and event, or None after dead-lettering it."""
         decoded = decode_event(record.value, self.max_bytes)
         if isinstance(decoded, Rejection):
@@ -478,7 +398,7 @@ class PictureEngine:
         return epoch, decoded
 
     def _apply(
-        self, decoded: BorderEvent, epoch: float, record: Record, now: float, received: datetime
+        self, decoded: DecodedEvent, epoch: float, record: Record, now: float, received: datetime
     ) -> bool:
         """Apply one decoded event; False for a duplicate."""
         event_id = decoded.event_id.lower()
@@ -517,7 +437,9 @@ class PictureEngine:
                 self._apply_indicator(decoded)
             # A sensor heartbeat only says the section is alive: it moves the clock.
         self.accepted += 1
-        self.outputs.events.append(self._history_row(decoded, record, late, received))
+        self.outputs.events.append(
+            AcceptedEvent(decoded, self.country[section], late, record, received)
+        )
         return True
 
     def _apply_attempt(
@@ -599,43 +521,6 @@ class PictureEngine:
             if section in self.owned:
                 self._evaluate_indicators(section, self.watermark(section))
 
-    def _history_row(
-        self,
-        event: CrossingAttempt | TurnBack | Indicator | SensorHeartbeat,
-        record: Record,
-        late: bool,
-        received: datetime,
-    ) -> tuple[Any, ...]:
-        extra: tuple[str, str, str] = ("", "", "")
-        persons, outcome = 0, ""
-        if isinstance(event, Indicator):
-            extra = (event.indicator_id, event.level, event.state)
-        elif isinstance(event, CrossingAttempt):
-            persons, outcome = event.persons, event.outcome
-        elif isinstance(event, TurnBack):
-            persons = event.persons
-        else:
-            extra = ("", "", event.status)
-        payload = record.value.decode() if record.value else ""
-        return (
-            event.event_id,
-            event.event_type,
-            event.schema_version,
-            event.occurred_at,
-            event.section_id,
-            self.country[event.section_id],
-            event.reporter,
-            persons,
-            outcome,
-            *extra,
-            1 if late else 0,
-            payload,
-            record.topic,
-            record.partition,
-            record.offset,
-            received,
-        )
-
     def _dead_letter(
         self, record: Record, kind: DeadLetterKind, reason: str, received: datetime
     ) -> None:
@@ -687,23 +572,7 @@ class PictureEngine:
             outcome, detail = "unprocessable", f"{type(exc).__name__}: {exc}"
         if outcome != "applied":
             self._dead_letter(record, outcome, detail, received)  # type: ignore[arg-type]
-        self.outputs.commands.append(
-            (
-                command.command_id,
-                command.command,
-                command.alert_id or "",
-                command.routing_section or "",
-                command.rule or "",
-                command.until,
-                command.operator_id,
-                command.note,
-                command.issued_at,
-                outcome,
-                detail,
-                record.value.decode("utf-8", "replace") if record.value else "",
-                received,
-            )
-        )
+        self.outputs.commands.append(CommandOutcome(command, outcome, detail, record, received))
 
     def apply_command(self, command: OperatorCommand) -> AlertState | None:
         if command.command_id in self.applied_commands:
