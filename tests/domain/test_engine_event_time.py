@@ -174,9 +174,9 @@ def test_pruning_keeps_the_hours_a_trailing_attempt_clock_still_needs(engine_fac
     harness.send(event_doc("crossing_attempt", SECTION, T0 + 10 * MIN))
     harness.send(event_doc("turn_back", SECTION, T0 + 20 * HOUR))  # the section's clock runs on
     engine = harness.engine
-    before = engine.baseline(SECTION, (T0 + 10 * MIN).timestamp())
+    before = engine.surge.baselines(SECTION, (T0 + 10 * MIN).timestamp())[0]
 
     engine.prune()
-    engine.baseline_cache.clear()
+    engine.surge.forget_baselines()
 
-    assert engine.baseline(SECTION, (T0 + 10 * MIN).timestamp()) == before
+    assert engine.surge.baselines(SECTION, (T0 + 10 * MIN).timestamp())[0] == before

@@ -93,7 +93,7 @@ def test_replayed_surge_does_not_raise_a_second_alert(harness) -> None:
 
     assert out.alerts == [] and out.events == []
     assert harness.engine.open_alerts[("surge", "LT-BY-01")] == raised
-    assert harness.engine.surge_state("LT-BY-01", harness.engine.watermark())[0] == 20
+    assert harness.engine.surge.state("LT-BY-01", harness.engine.watermark())[0] == 20
 
 
 def test_out_of_order_events_inside_the_lateness_update_the_right_windows(harness) -> None:

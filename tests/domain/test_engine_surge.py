@@ -87,7 +87,7 @@ def test_surge_resolves_an_hour_after_the_count_fell_below_on_the_wall_clock(har
 
     harness.advance((119 * MIN).total_seconds() - 380 + 59)  # watermark T0+119:59
     assert harness.alerts(everything=True) == []
-    assert harness.engine.below_since[SECTION] == (T0 + 60 * MIN).timestamp()
+    assert harness.engine.surge.below_since[SECTION] == (T0 + 60 * MIN).timestamp()
 
     harness.advance(1)  # watermark T0+120:00, one cool-down after the drop
     (resolved,) = harness.alerts(everything=True)
@@ -96,7 +96,7 @@ def test_surge_resolves_an_hour_after_the_count_fell_below_on_the_wall_clock(har
     assert resolved.updated_at == T0 + 120 * MIN
     assert resolved.evidence.attempts_last_hour == 0
     assert harness.engine.open_alerts == {}
-    assert SECTION not in harness.engine.below_since
+    assert SECTION not in harness.engine.surge.below_since
 
 
 def test_surge_resolves_on_its_own_sections_event_time(engine_factory) -> None:
@@ -154,11 +154,11 @@ def test_a_rise_during_the_cool_down_restarts_it(engine_factory) -> None:
 
     harness.send(event_doc("crossing_attempt", SECTION, T0 + 70 * MIN))
     assert harness.alerts(everything=True) == []
-    assert harness.engine.below_since[SECTION] == (T0 + 60 * MIN).timestamp()
+    assert harness.engine.surge.below_since[SECTION] == (T0 + 60 * MIN).timestamp()
 
     harness.attempts(SECTION, 20, start=T0 + 100 * MIN)  # minutes 100..106, same level
     assert harness.alerts() == []
-    assert SECTION not in harness.engine.below_since
+    assert SECTION not in harness.engine.surge.below_since
 
     # One hour after the first drop: it would have resolved without the rise.
     harness.send(event_doc("crossing_attempt", SECTION, T0 + 120 * MIN))
@@ -167,7 +167,7 @@ def test_a_rise_during_the_cool_down_restarts_it(engine_factory) -> None:
     # The second batch leaves the window at minute 160, so the cool-down ends at 220.
     harness.send(event_doc("crossing_attempt", SECTION, T0 + 166 * MIN))
     assert harness.alerts(everything=True) == []
-    assert harness.engine.below_since[SECTION] == (T0 + 160 * MIN).timestamp()
+    assert harness.engine.surge.below_since[SECTION] == (T0 + 160 * MIN).timestamp()
     harness.send(event_doc("crossing_attempt", SECTION, T0 + 219 * MIN))
     assert harness.alerts(everything=True) == []
     harness.send(event_doc("crossing_attempt", SECTION, T0 + 220 * MIN))

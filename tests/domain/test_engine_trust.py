@@ -290,7 +290,7 @@ def test_a_section_that_stops_reporting_goes_silent_and_clears_on_resume(engine_
     harness = engine_factory(wall=T0)
     harness.send(event_doc("turn_back", QUIET, T0))
     assert harness.alerts(everything=True) == []
-    cadence = harness.engine.cadence_s[QUIET]
+    cadence = harness.engine.silent.cadence_s[QUIET]
 
     harness.advance(cadence - 1)
     assert harness.alerts(everything=True) == []

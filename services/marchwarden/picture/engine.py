@@ -9,32 +9,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from marchwarden.alerts import lifecycle
 from marchwarden.alerts.board import AlertBoard, resolved_by_operator
 from marchwarden.alerts.closures import ClosureBook
 from marchwarden.alerts.indicator_alerts import IndicatorAlerts
-from marchwarden.alerts.playbooks import advisory_recommendation, reinforcement_recommendation
 from marchwarden.alerts.silences import Silence
-from marchwarden.alerts.silent import assess_silence
-from marchwarden.alerts.surge import (
-    SurgeAssessment,
-    assess_surge,
-    decide_surge_level,
-    section_limits,
-)
-from marchwarden.contracts.alerts import AlertEvidence, AlertRule, AlertState, Recommendation
+from marchwarden.alerts.silent import SilentRule
+from marchwarden.alerts.surge import SURGE, SurgeRule
+from marchwarden.contracts.alerts import AlertState
 from marchwarden.contracts.commands import OperatorCommand
-from marchwarden.contracts.common import LEVEL_RANK
 from marchwarden.contracts.deadletters import DeadLetterKind, bounded_dead_letter
 from marchwarden.contracts.decoding import Rejection, decode_command, decode_event
 from marchwarden.contracts.events import CrossingAttempt, Indicator, TurnBack
-from marchwarden.picture.baseline import Baseline, baseline_hourly
 from marchwarden.picture.indicators import (
     IndicatorState,
     apply_indicator,
@@ -53,7 +44,6 @@ from marchwarden.picture.windows import (
     LONGEST_WINDOW_MIN,
     SectionCounters,
     minute_of,
-    window_bounds,
     windowed_counts,
 )
 from marchwarden.reference.models import ReferenceData
@@ -64,9 +54,6 @@ from marchwarden.settings import RuleSettings
 QUIET_ATTEMPTS_PER_DAY = 1.0
 log = logging.getLogger(__name__)
 
-SURGE: AlertRule = "surge"
-SILENT: AlertRule = "section_silent"
-EVIDENCE_EVENT_IDS = 20
 # Events further ahead of the wall clock than this are refused as `future`: a skewed clock
 # must not push a section's clock forward and hide the reports of the real last hour.
 FUTURE_SKEW_S = 120.0
@@ -79,16 +66,6 @@ COMMAND_IDS_KEPT_S = 86400.0
 
 class DuplicateCommand(ValueError):
     """A command whose command_id was applied before (a replay)."""
-
-
-class SurgeNow(NamedTuple):
-    """The surge measures of a section at a watermark."""
-
-    attempts: int
-    persons: int
-    baseline: Baseline
-    persons_baseline: Baseline
-    assessment: SurgeAssessment
 
 
 def _utc(epoch: float) -> datetime:
@@ -119,13 +96,6 @@ class PictureEngine:
         self.country = {s.id: s.country for s in reference.sections}
         self.reference_quiet = {
             s.id for s in reference.sections if s.expected_attempts_per_day < QUIET_ATTEMPTS_PER_DAY
-        }
-        self.prior_per_day = {s.id: s.expected_attempts_per_day for s in reference.sections}
-        self.prior_persons_per_day = {s.id: s.expected_persons_per_day for s in reference.sections}
-        self.limits = {s.id: section_limits(s, rules) for s in reference.sections}
-        self.cadence_s = {
-            s.id: s.expected_cadence_minutes * 60.0 * rules.silence_cadence_scale
-            for s in reference.sections
         }
         self.owned: set[str] = set(self.country)
         self.reset()
@@ -158,12 +128,16 @@ class PictureEngine:
         self.ledger = ClosureBook(self.reference, self.rules)
         self.indicator_alerts = IndicatorAlerts(self.reference, self.rules, self.board, self.ledger)
         self.applied_commands: dict[str, float] = {}
-        self.below_since: dict[str, float] = {}
-        self.last_above: dict[str, int] = {}
-        self.recent_attempts: dict[str, deque[str]] = {
-            s: deque(maxlen=EVIDENCE_EVENT_IDS) for s in self.country
-        }
-        self.baseline_cache: dict[str, tuple[int, Baseline, Baseline]] = {}
+        # The rules, each with its own state; the engine calls them with each section's clock.
+        self.surge = SurgeRule(
+            self.reference,
+            self.rules,
+            self.board,
+            self.counters,
+            lambda: self.history_start,
+            self.reference_quiet,
+        )
+        self.silent = SilentRule(self.reference, self.rules, self.board)
         self.touched: set[str] = set()
         self.outputs = Outputs()
         self.accepted = 0
@@ -424,7 +398,7 @@ class PictureEngine:
                 # The baseline counts observed hours from the earliest accepted event,
                 # as a rebuild from history (min(occurred_at)) does.
                 self.history_start = epoch
-                self.baseline_cache.clear()
+                self.surge.forget_baselines()
             self.touched.add(section)
             if isinstance(decoded, CrossingAttempt):
                 self._apply_attempt(decoded, event_id, epoch, watermark, now)
@@ -454,38 +428,17 @@ class PictureEngine:
             # Settle an open surge at this attempt's time before counting it: a cool-down that
             # completed before it resolves here, whatever the batching, instead of at the
             # end of whichever batch first reached past it (with that batch's count).
-            self._evaluate_surge(section, self.surge_clock(section, now))
+            self.surge.evaluate(section, self.surge_clock(section, now))
         counters = self.counters[section]
         counters.add_attempt(epoch, attempt.persons, attempt.outcome)
-        self.recent_attempts[section].append(event_id)
-        if epoch < (minute_of(watermark) // 60) * 3600:
-            self.baseline_cache.pop(section, None)
+        self.surge.counted(section, event_id, epoch, watermark)
         # A busy section is evaluated at once, not only at the end of the batch:
         # a compressed replay packs days into one batch, and a surge inside it
         # would otherwise be gone from the last hour before the rules ran.
         # The last two clock hours bound any 60-minute window from above, so the
         # exact sum over minute buckets runs only when the section may be busy.
-        if owned and self._maybe_surging(counters, epoch, section):
-            self._evaluate_surge(section, self.surge_clock(section, now))
-
-    def _maybe_surging(self, counters: SectionCounters, epoch: float, section: str) -> bool:
-        """Whether the last 60 minutes may reach the section's floors (attempts or persons).
-
-        The last two clock hours bound any 60-minute window from above, so the exact sum over
-        minute buckets runs only when the section may be busy.
-        """
-        hour = int(epoch // 3600)
-        limits = self.limits[section]
-        attempts, persons = counters.hourly_attempts, counters.hourly_persons
-        busy = attempts.get(hour, 0) + attempts.get(hour - 1, 0) >= limits.floor_attempts
-        crowded = persons.get(hour, 0) + persons.get(hour - 1, 0) >= limits.floor_persons
-        if not (busy or crowded):
-            return False
-        end = int(epoch // 60) + 1
-        return (
-            counters.attempts_in(end - 60, end) >= limits.floor_attempts
-            or counters.persons_in(end - 60, end) >= limits.floor_persons
-        )
+        if owned and self.surge.may_surge(section, epoch):
+            self.surge.evaluate(section, self.surge_clock(section, now))
 
     def _apply_indicator(self, event: Indicator) -> None:
         if event.section_id in self.owned:
@@ -644,156 +597,9 @@ class PictureEngine:
         for section in sorted(sections):
             watermark = self.watermark(section)
             self.board.silences.expire(section, _utc(watermark))
-            self._evaluate_surge(section, self.surge_clock(section))
+            self.surge.evaluate(section, self.surge_clock(section))
             self._evaluate_indicators(section, watermark)
-            self._evaluate_silence(section, watermark)
-
-    def baseline(self, section: str, watermark: float) -> Baseline:
-        """Expected attempts (reports) per hour."""
-        return self._baselines(section, watermark)[0]
-
-    def _baselines(self, section: str, watermark: float) -> tuple[Baseline, Baseline]:
-        """Expected attempts and expected persons per hour."""
-        hour = minute_of(watermark) // 60
-        cached = self.baseline_cache.get(section)
-        if cached is not None and cached[0] == hour:
-            return cached[1], cached[2]
-        start = None if self.history_start is None else int(self.history_start // 3600)
-        counters = self.counters[section]
-        days = self.rules.baseline_days
-        attempts = baseline_hourly(
-            counters.hourly_attempts, hour, start, self.prior_per_day[section], days
-        )
-        persons = baseline_hourly(
-            counters.hourly_persons, hour, start, self.prior_persons_per_day[section], days
-        )
-        self.baseline_cache[section] = (hour, attempts, persons)
-        return attempts, persons
-
-    def surge_state(self, section: str, watermark: float) -> SurgeNow:
-        bounds = window_bounds(watermark, 60)
-        counters = self.counters[section]
-        attempts, persons = counters.attempts_in(*bounds), counters.persons_in(*bounds)
-        base, persons_base = self._baselines(section, watermark)
-        assessment = assess_surge(
-            attempts,
-            persons,
-            base.hourly_mean,
-            persons_base.hourly_mean,
-            self.limits[section],
-            self.rules,
-        )
-        return SurgeNow(attempts, persons, base, persons_base, assessment)
-
-    def _evaluate_surge(self, section: str, watermark: float) -> None:
-        now = self.surge_state(section, watermark)
-        level = now.assessment.level
-        if level is not None:
-            self.last_above[section] = minute_of(watermark) + 1
-        current = self.board.current(SURGE, section)
-        at = _utc(watermark)
-        if current is None:
-            self.below_since.pop(section, None)
-            gate = self.board.gate(SURGE, section, level, watermark, at)
-            if gate.open and level is not None:
-                self.board.raise_alert(
-                    SURGE,
-                    section,
-                    level,
-                    at,
-                    self._surge_evidence(section, now),
-                    self._reinforcement(section, level),
-                    gate,
-                )
-            return
-        below_since = self.below_since.get(section)
-        if level is None and below_since is None:
-            below_since = self._dropped_below_at(section, now.assessment, watermark)
-        decision = decide_surge_level(level, watermark, current.level, below_since, self.rules)
-        if decision.below_since is None:
-            self.below_since.pop(section, None)
-        else:
-            self.below_since[section] = decision.below_since
-        if decision.action == "escalate" and decision.level is not None:
-            if LEVEL_RANK[decision.level] > LEVEL_RANK[current.level]:
-                self.board.publish(
-                    lifecycle.revise(
-                        current,
-                        decision.level,
-                        at,
-                        self._surge_evidence(section, now),
-                        self._reinforcement(section, decision.level),
-                    )
-                )
-        elif decision.action == "resolve":
-            # Stamped when the cool-down completed, even if the rule runs later (a quiet
-            # section is only evaluated when its next report arrives or on the timer), and
-            # with the evidence of that moment: the hour before it. The count at the time
-            # the rule ran depended on where the batch ended (1 or 2 attempts in baltic-2024).
-            done = watermark if below_since is None else below_since + self.rules.surge_cooldown_s
-            resolved = min(watermark, done)
-            evidence = self._surge_evidence(section, self.surge_state(section, resolved - 1))
-            evidence = evidence.model_copy(
-                update={
-                    "explanation": [
-                        *evidence.explanation,
-                        "resolved: below both thresholds for the cool-down "
-                        f"({self.rules.surge_cooldown_s / 60:g} min)",
-                    ]
-                }
-            )
-            self.board.publish(lifecycle.resolve(current, _utc(resolved), evidence))
-
-    def _surge_evidence(self, section: str, now: SurgeNow) -> AlertEvidence:
-        base = now.baseline.hourly_mean
-        return AlertEvidence(
-            attempts_last_hour=now.attempts,
-            threshold=round(now.assessment.attempts_threshold, 3),
-            baseline_hourly=round(base, 4),
-            surge_ratio=round(now.attempts / base, 2) if base > 0 else None,
-            persons_last_hour=now.persons,
-            persons_threshold=round(now.assessment.persons_threshold, 3),
-            persons_baseline_hourly=round(now.persons_baseline.hourly_mean, 4),
-            event_ids=list(self.recent_attempts[section]),
-            sections=[section],
-            explanation=list(now.assessment.explanation),
-        )
-
-    def _reinforcement(self, section: str, level: str) -> Recommendation:
-        playbook = self.reference.playbook_for_rule(SURGE)
-        return reinforcement_recommendation(
-            self.reference, playbook, section, level, self.quiet_sections()
-        )
-
-    def _dropped_below_at(
-        self, section: str, assessment: SurgeAssessment, watermark: float
-    ) -> float:
-        """Event time at which the hourly counts last fell below both thresholds.
-
-        Computed from the minute buckets, so the cool-down does not depend on how events
-        were batched or how often the rules ran.
-        """
-        counters = self.counters[section]
-        a_threshold, p_threshold = assessment.attempts_threshold, assessment.persons_threshold
-
-        def above(e: int) -> bool:
-            return (
-                counters.attempts_in(e - 60, e) >= a_threshold
-                or counters.persons_in(e - 60, e) >= p_threshold
-            )
-
-        end = minute_of(watermark) + 1
-        horizon = int(self.rules.surge_cooldown_s // 60) + 2
-        for e in range(end - 1, end - 1 - horizon, -1):
-            if above(e):
-                return float(e * 60)
-        # Long quiet: the drop came within an hour after the last window seen above it.
-        last = self.last_above.get(section)
-        if last is not None:
-            for e in range(min(last + 61, end - 1), last - 1, -1):
-                if above(e):
-                    return float(e * 60)
-        return watermark - self.rules.surge_cooldown_s - 60.0
+            self.silent.evaluate(section, watermark, self.last_message.get(section))
 
     def active_indicators(self, section: str, watermark: float) -> list[IndicatorState]:
         now = _utc(watermark)
@@ -823,48 +629,6 @@ class PictureEngine:
             ):
                 ind.state = "expired"
         self.indicator_alerts.evaluate(section, watermark, self.indicators, self.quiet_sections())
-
-    def _evaluate_silence(self, section: str, watermark: float) -> None:
-        """section_silent: no report or heartbeat for longer than the section's cadence."""
-        last = self.last_message.get(section)
-        if last is None:
-            return  # never heard from: nothing to miss yet
-        cadence = self.cadence_s[section]
-        state = assess_silence(last, watermark, cadence)
-        current = self.board.current(SILENT, section)
-        at = _utc(watermark)
-        evidence = AlertEvidence(
-            last_report_at=_utc(last),
-            silent_for_s=round(state.silent_for_s, 1),
-            expected_cadence_s=cadence,
-            sections=[section],
-            explanation=[state.explanation] if state.explanation else [],
-        )
-        if state.level is None:
-            self.board.gate(SILENT, section, None, watermark, at)
-            if current is not None:
-                evidence = evidence.model_copy(
-                    update={"explanation": ["resolved: the section reports again"]}
-                )
-                self.board.publish(lifecycle.resolve(current, _utc(last), evidence))
-            return
-        if current is None:
-            gate = self.board.gate(SILENT, section, state.level, watermark, at)
-            if gate.open:
-                playbook = self.reference.playbook_for_rule(SILENT)
-                self.board.raise_alert(
-                    SILENT,
-                    section,
-                    state.level,
-                    _utc(last + cadence),
-                    evidence,
-                    advisory_recommendation(playbook, [section]),
-                    gate,
-                )
-        elif LEVEL_RANK[state.level] > LEVEL_RANK[current.level]:
-            self.board.publish(
-                lifecycle.revise(current, state.level, at, evidence, current.recommendation)
-            )
 
     # ------------------------------------------------------------------ upkeep
     def prune(self) -> None:
@@ -919,7 +683,7 @@ class PictureEngine:
         result = {}
         for section in sorted(sections or self.owned):
             watermark = self.watermark(section)
-            now = self.surge_state(section, watermark)
+            now = self.surge.state(section, watermark)
             base = now.baseline
             lit = self.active_indicators(section, watermark)
             surge = self.board.current(SURGE, section)
@@ -933,7 +697,7 @@ class PictureEngine:
                 "watermark_epoch": watermark,
                 "last_report_at": _utc(last).isoformat() if last is not None else None,
                 "silent_for_s": round(max(0.0, watermark - last), 1) if last is not None else None,
-                "expected_cadence_s": self.cadence_s[section],
+                "expected_cadence_s": self.silent.cadence_s[section],
                 "counts": windowed_counts(self.counters[section], watermark),
                 "baseline": {
                     "hourly_mean": round(base.hourly_mean, 4),
