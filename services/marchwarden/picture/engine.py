@@ -26,6 +26,7 @@ from marchwarden.contracts.commands import OperatorCommand
 from marchwarden.contracts.deadletters import DeadLetterKind, bounded_dead_letter
 from marchwarden.contracts.decoding import Rejection, decode_command, decode_event
 from marchwarden.contracts.events import CrossingAttempt, Indicator, TurnBack
+from marchwarden.picture.clocks import SectionClocks
 from marchwarden.picture.indicators import (
     IndicatorState,
     apply_indicator,
@@ -102,24 +103,10 @@ class PictureEngine:
 
     def reset(self) -> None:
         """Forget everything (before a rebuild from history)."""
-        # Event time is tracked per section (for windows and rules) and per stream, i.e.
-        # topic x section (for lateness). A section's events share one partition of each
-        # topic, so they arrive in order; a global watermark would mark the events of a
-        # slower partition late whenever another partition runs ahead (compressed replay).
-        self.section_max: dict[str, float] = {}
-        self.section_wall: dict[str, float] = {}
-        # The surge rule counts crossing attempts, so it runs on the attempts' own clock: other
-        # report kinds of the section may be ahead during a replay and would age the window.
-        self.attempt_max: dict[str, float] = {}
-        self.attempt_wall: dict[str, float] = {}
-        # Indicators lapse on their own stream's clock (see `expiry_clock`).
-        self.indicator_max: dict[str, float] = {}
-        self.indicator_wall: dict[str, float] = {}
+        self.clocks = SectionClocks(self.rules.allowed_lateness_s, self.wall_clock)
         # The latest event time of any accepted report or heartbeat per section: when the
         # section last said something (its clock may move on with the wall clock regardless).
         self.last_message: dict[str, float] = {}
-        self.stream_max: dict[tuple[str, str], float] = {}
-        self.stream_wall: dict[tuple[str, str], float] = {}
         self.history_start: float | None = None
         self.counters: dict[str, SectionCounters] = {s: SectionCounters() for s in self.country}
         self.seen: dict[str, int] = {}
@@ -156,23 +143,15 @@ class PictureEngine:
         for mark in snapshot.streams:
             if mark.section not in self.counters:
                 continue
-            self.stream_max[(mark.topic, mark.section)] = mark.latest
-            self.stream_wall[(mark.topic, mark.section)] = mark.received_at
-            if mark.latest > self.section_max.get(mark.section, float("-inf")):
-                self.section_max[mark.section] = mark.latest
-                self.section_wall[mark.section] = mark.received_at
+            if self.clocks.restore_stream(mark.topic, mark.section, mark.latest, mark.received_at):
                 self.last_message[mark.section] = mark.latest
             if self.history_start is None or mark.first < self.history_start:
                 self.history_start = mark.first
         for kind in snapshot.kinds:
             if kind.section in self.counters:
-                clock, wall = (
-                    (self.attempt_max, self.attempt_wall)
-                    if kind.event_type == "crossing_attempt"
-                    else (self.indicator_max, self.indicator_wall)
+                self.clocks.restore_kind(
+                    kind.event_type, kind.section, kind.latest, kind.received_at
                 )
-                clock[kind.section] = kind.latest
-                wall[kind.section] = kind.received_at
         for section, minute, values in snapshot.minute_buckets:
             if section in self.counters:
                 self.counters[section].add_bucket(minute, values)
@@ -212,87 +191,17 @@ class PictureEngine:
         return self.board.episodes
 
     # ------------------------------------------------------------------ time
-    def _clock(self, latest: float, seen_at: float, now: float) -> float:
-        """Event time `latest`, advanced by the wall time since it was seen if the data is live.
-
-        The wall clock stands in for event time only for data read as it happens, so that a
-        quiet section still resolves its surge and expires its indicators. Data that was
-        already more than the allowed lateness old when it arrived is a replay of history (a
-        compressed scenario, a backfill): its clocks move with its events only. Advancing
-        them with the wall clock made the alerts depend on how fast the replay ran and where
-        the batches ended (wall seconds read as event seconds), not on the events.
-        """
-        if seen_at - latest > self.rules.allowed_lateness_s:
-            return latest
-        return latest + max(0.0, now - seen_at)
-
     def watermark(self, section: str | None = None, now: float | None = None) -> float:
-        """Event-time 'now' of a section: its latest event time (advanced by wall time if live).
-
-        A section with no event yet runs on the wall clock: another section's clock (ahead
-        in a replay, say) must never age its windows. Without a section: the latest of all
-        sections (for display).
-        """
-        if now is None:
-            now = self.wall_clock()
-        if section is None:
-            marks = [self.watermark(s, now) for s in self.section_max]
-            return max(marks) if marks else now
-        latest = self.section_max.get(section)
-        if latest is None:
-            return now
-        return self._clock(latest, self.section_wall[section], now)
+        """Event-time 'now' of a section (see SectionClocks.watermark)."""
+        return self.clocks.watermark(section, now)
 
     def surge_clock(self, section: str, now: float | None = None) -> float:
-        """Event-time 'now' of the surge rule: the section's latest attempt (see `_clock`)."""
-        if now is None:
-            now = self.wall_clock()
-        latest = self.attempt_max.get(section)
-        if latest is None:
-            return self.watermark(section, now)
-        return self._clock(latest, self.attempt_wall[section], now)
+        """Event-time 'now' of the surge rule (see SectionClocks.surge_clock)."""
+        return self.clocks.surge_clock(section, now)
 
     def expiry_clock(self, section: str, now: float | None = None) -> float:
-        """Event time up to which the section's lit indicators are known to have lapsed.
-
-        An indicator lapses at valid_until unless a report of its own stream (indicators x
-        section: one partition, in order) cleared or renewed it before then. Once that stream
-        has passed valid_until, no such report can come any more. The section's other streams
-        (crossings, turn-backs: other partitions) say so only when they are a full allowed
-        lateness past it, since a report may arrive that far behind them; expiring on their
-        clock alone made a clear that arrived after a crossing from later in the day lose to
-        the expiry (LT-RU-01 in baltic-2024: resolved at valid_until instead of at the clear).
-        """
-        if now is None:
-            now = self.wall_clock()
-        others = self.watermark(section, now) - self.rules.allowed_lateness_s
-        latest = self.indicator_max.get(section)
-        if latest is None:
-            return others
-        return max(others, self._clock(latest, self.indicator_wall[section], now))
-
-    def _stream_watermark(self, stream: tuple[str, str], now: float | None = None) -> float | None:
-        latest = self.stream_max.get(stream)
-        if latest is None:
-            return None
-        if now is None:
-            now = self.wall_clock()
-        return self._clock(latest, self.stream_wall[stream], now)
-
-    def _advance(self, stream: tuple[str, str], epoch: float, now: float) -> None:
-        # A report a little ahead of the wall clock (within the allowed skew) is counted at
-        # its own time, but no clock moves past real time: one report must not age a
-        # section's windows.
-        epoch = min(epoch, now)
-        mark = self._stream_watermark(stream, now)
-        if mark is None or epoch > mark:
-            self.stream_max[stream] = epoch
-            self.stream_wall[stream] = now
-        section = stream[1]
-        latest = self.section_max.get(section)
-        if latest is None or epoch > self._clock(latest, self.section_wall[section], now):
-            self.section_max[section] = epoch
-            self.section_wall[section] = now
+        """Event time up to which lit indicators have lapsed (SectionClocks.expiry_clock)."""
+        return self.clocks.expiry_clock(section, now)
 
     # ------------------------------------------------------------------ ingest
     def ingest(
@@ -385,12 +294,12 @@ class PictureEngine:
         # Lateness is judged per stream (topic x section) against the latest event time
         # seen on that stream: those events share a partition and arrive in order, so a
         # partition that another one outruns is never mistaken for late reports.
-        stream_mark = self._stream_watermark(stream, now)
+        stream_mark = self.clocks.stream_watermark(stream, now)
         late = stream_mark is not None and epoch < stream_mark - self.rules.allowed_lateness_s
         if late:
             self.late += 1
         else:
-            self._advance(stream, epoch, now)
+            self.clocks.advance(stream, epoch, now)
             if epoch > self.last_message.get(section, float("-inf")):
                 self.last_message[section] = epoch
             watermark = self.watermark(section, now)
@@ -405,9 +314,7 @@ class PictureEngine:
             elif isinstance(decoded, TurnBack):
                 self.counters[section].add_turn_back(epoch, decoded.persons)
             elif isinstance(decoded, Indicator):
-                if epoch > self.indicator_max.get(section, float("-inf")):
-                    self.indicator_max[section] = epoch
-                    self.indicator_wall[section] = now
+                self.clocks.saw_indicator(section, epoch, now)
                 self._apply_indicator(decoded)
             # A sensor heartbeat only says the section is alive: it moves the clock.
         self.accepted += 1
@@ -420,9 +327,7 @@ class PictureEngine:
         self, attempt: CrossingAttempt, event_id: str, epoch: float, watermark: float, now: float
     ) -> None:
         section = attempt.section_id
-        if min(epoch, now) > self.attempt_max.get(section, float("-inf")):
-            self.attempt_max[section] = min(epoch, now)
-            self.attempt_wall[section] = now
+        self.clocks.saw_attempt(section, epoch, now)
         owned = section in self.owned
         if owned and (SURGE, section) in self.open_alerts:
             # Settle an open surge at this attempt's time before counting it: a cool-down that
@@ -645,8 +550,8 @@ class PictureEngine:
             counters.prune(keep_minute, keep_hour)
         # Ids are needed only within each stream's lateness: anything older is late anyway,
         # and the history sink checks late events against history by id before writing.
-        for stream in self.stream_max:
-            mark = self._stream_watermark(stream)
+        for stream in self.clocks.stream_max:
+            mark = self.clocks.stream_watermark(stream)
             if mark is not None:
                 id_minute = minute_of(mark - self.rules.allowed_lateness_s) - 1
                 oldest_id = id_minute if oldest_id is None else min(oldest_id, id_minute)
