@@ -338,28 +338,41 @@ def test_an_unreachable_clickhouse_gives_one_clear_line(
 def test_a_history_in_use_by_another_process_gives_one_clear_line(
     tmp_path: Path, clean_env: dict[str, str]
 ) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "marchwarden.cli",
-            "history",
-            "serve",
-            "--data-dir",
-            str(tmp_path / "d"),
-            "--port",
-            str(free_port()),
-        ],
-        env={**clean_env, **GATEWAY_ENV},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    holder_log = tmp_path / "holder.log"
+    with open(holder_log, "wb") as log:
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "marchwarden.cli",
+                "history",
+                "serve",
+                "--data-dir",
+                str(tmp_path / "d"),
+                "--port",
+                str(port),
+            ],
+            env={**clean_env, **GATEWAY_ENV},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    secret = GATEWAY_ENV["MARCHWARDEN_HISTORY_READ_SECRET"]
+
+    def serving() -> bool:
+        url = f"http://127.0.0.1:{port}/ping"
+        return http("POST", url, {}, token=secret, timeout=1)[0] == 200
+
     try:
-        wait_until(lambda: (tmp_path / "d" / "history" / "status").exists(), 60, "the first owner")
+        # The first owner holds the history once it serves (its status file alone appears
+        # a moment before chDB has locked it, and says nothing if the owner then died).
+        wait_until(lambda: holder.poll() is not None or serving(), 60, "the first owner")
+        assert holder.poll() is None, holder_log.read_text()
         env = dict(clean_env, MARCHWARDEN_TANSU_PORT=str(free_port()))
         result = _run_up(
             ["--data-dir", str(tmp_path / "d"), "--port", str(free_port())], env, tmp_path
         )
+        assert holder.poll() is None, "the first owner kept the history throughout"
         _one_clear_line(result, "in use by another process")
     finally:
         holder.terminate()
