@@ -18,7 +18,7 @@ from marchwarden.alerts import lifecycle
 from marchwarden.alerts.board import AlertBoard, resolved_by_operator
 from marchwarden.alerts.closures import ClosureBook
 from marchwarden.alerts.indicator_alerts import IndicatorAlerts
-from marchwarden.alerts.silences import Silence
+from marchwarden.alerts.operator_commands import DuplicateCommand, OperatorCommands
 from marchwarden.alerts.silent import SilentRule
 from marchwarden.alerts.surge import SURGE, SurgeRule
 from marchwarden.contracts.alerts import AlertState
@@ -60,13 +60,6 @@ log = logging.getLogger(__name__)
 FUTURE_SKEW_S = 120.0
 PartitionKey = TypeVar("PartitionKey", bound=Hashable)
 _T = TypeVar("_T")
-# Applied command ids are remembered this long; the router refuses commands issued longer
-# ago than its clock skew, so an older replay never reaches the engine.
-COMMAND_IDS_KEPT_S = 86400.0
-
-
-class DuplicateCommand(ValueError):
-    """A command whose command_id was applied before (a replay)."""
 
 
 def _utc(epoch: float) -> datetime:
@@ -114,7 +107,14 @@ class PictureEngine:
         self.board = AlertBoard(self.reference, self.rules.rearm_after_s)
         self.ledger = ClosureBook(self.reference, self.rules)
         self.indicator_alerts = IndicatorAlerts(self.reference, self.rules, self.board, self.ledger)
-        self.applied_commands: dict[str, float] = {}
+        self.commands = OperatorCommands(
+            self.rules,
+            self.board,
+            self.indicator_alerts,
+            self.clocks,
+            frozenset(self.country),
+            self.wall_clock,
+        )
         # The rules, each with its own state; the engine calls them with each section's clock.
         self.surge = SurgeRule(
             self.reference,
@@ -173,10 +173,10 @@ class PictureEngine:
                 for plan in alert.recommendation.arteries:
                     self.ledger.restore(plan, alert.level, [alert.alert_id])
         # Commands applied lately: a replay of one after a restart is refused as a duplicate.
-        self.applied_commands = dict(snapshot.applied_commands)
+        self.commands.applied = dict(snapshot.applied_commands)
         for command in snapshot.silences:
             self.apply_command(command.model_copy(update={"command_id": ""}))
-        self.applied_commands.pop("", None)
+        self.commands.applied.pop("", None)
 
     @property
     def open_alerts(self) -> dict[tuple[str, str], AlertState]:
@@ -433,59 +433,8 @@ class PictureEngine:
         self.outputs.commands.append(CommandOutcome(command, outcome, detail, record, received))
 
     def apply_command(self, command: OperatorCommand) -> AlertState | None:
-        if command.command_id in self.applied_commands:
-            raise DuplicateCommand(f"command {command.command_id!r} was applied before")
-        if command.command in ("silence", "unsilence"):
-            self._apply_silence(command)
-            self.applied_commands[command.command_id] = self.wall_clock()
-            return None
-        assert command.alert_id is not None  # the contract requires it for alert commands
-        alert = self.board.by_id.get(command.alert_id)
-        if alert is None:
-            raise LookupError(f"no alert {command.alert_id!r} is known to this worker")
-        at = max(command.issued_at, alert.updated_at)
-        if command.command == "stand_down":
-            self.indicator_alerts.stand_down(alert, at, command.operator_id, command.note)
-            new = self.board.by_id[alert.alert_id]
-        elif command.command == "resolve":
-            # Resolving is not muting: the rule re-arms if the condition worsens or holds on,
-            # and equipment stays reserved until its cause ends or a stand_down releases it.
-            section = alert.section_id
-            clock = self.surge_clock(section) if alert.rule == SURGE else self.watermark(section)
-            new = self.board.resolve_by_hand(alert, command, clock)
-        else:
-            new = lifecycle.apply_command(alert, command)
-            self.board.publish(new)
-        self.applied_commands[command.command_id] = self.wall_clock()
-        return new
-
-    def _apply_silence(self, command: OperatorCommand) -> None:
-        section = command.routing_section
-        assert section is not None  # the contract requires a section_id for silences
-        if section not in self.country:
-            raise LookupError(f"no section {section!r} is known to this worker")
-        if command.command == "unsilence":
-            if self.board.silences.remove(section, command.rule) is None:
-                raise lifecycle.InvalidTransition(
-                    f"no silence of {command.rule or 'every rule'} on {section} to lift"
-                )
-            return
-        assert command.until is not None
-        if (command.until - command.issued_at).total_seconds() > self.rules.silence_max_s:
-            raise lifecycle.InvalidTransition(
-                f"a silence may last at most {self.rules.silence_max_s / 3600:g} h"
-            )
-        self.board.silences.add(
-            Silence(
-                section_id=section,
-                rule=command.rule,
-                until=command.until,
-                reason=command.note,
-                operator_id=command.operator_id,
-                command_id=command.command_id,
-                issued_at=command.issued_at,
-            )
-        )
+        """Apply one operator command (see alerts/operator_commands.py); raises if refused."""
+        return self.commands.apply(command)
 
     # ------------------------------------------------------------------ rules
     def evaluate(self, everything: bool = False) -> None:
@@ -557,8 +506,7 @@ class PictureEngine:
                 oldest_id = id_minute if oldest_id is None else min(oldest_id, id_minute)
         if oldest_id is not None:
             self.seen = {k: m for k, m in self.seen.items() if m >= oldest_id}
-        horizon = self.wall_clock() - COMMAND_IDS_KEPT_S
-        self.applied_commands = {c: t for c, t in self.applied_commands.items() if t >= horizon}
+        self.commands.prune()
 
     def prune_if_large(self, limit: int = 50_000) -> bool:
         """Prune when a backlog has grown the state, not only on the timer (bounded memory)."""
