@@ -18,7 +18,7 @@ from marchwarden.health import Child, Health, Observations, assess
 from marchwarden.history.analyst import AnalystQueries
 from marchwarden.history.rebuild import rebuild_engine
 from marchwarden.history.store import HistoryStore
-from marchwarden.picture.agents import PictureWorker
+from marchwarden.ingest.worker import PictureWorker
 from marchwarden.picture.engine import PictureEngine
 from marchwarden.settings import Settings
 from marchwarden.supervision import Supervisor

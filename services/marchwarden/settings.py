@@ -178,7 +178,7 @@ class Settings(BaseSettings):
     group_session_timeout_s: float | None = Field(None, gt=0)
     group_heartbeat_interval_s: float | None = Field(None, gt=0)
     ingest_poll_ms: int = Field(20, ge=1)
-    # Event-time alignment of input partitions during backlog (see picture/alignment.py).
+    # Event-time alignment of input partitions during backlog (see ingest/alignment.py).
     align_slack_s: float = Field(600.0, ge=0)
     align_max_wait_s: float = Field(5.0, gt=0)
     sink_max_rows: int = Field(20000, ge=1)

@@ -17,7 +17,7 @@ from marchwarden.context import WorkerContext
 from marchwarden.history.analyst import AnalystQueries, direct_lane
 from marchwarden.history.gateway_client import SCHEME, RemoteAnalystLane, secrets_from
 from marchwarden.history.store import HistoryStore
-from marchwarden.picture.agents import PictureWorker
+from marchwarden.ingest.worker import PictureWorker
 from marchwarden.picture.engine import PictureEngine
 from marchwarden.picture.views import register_picture_views
 from marchwarden.reference import load_reference

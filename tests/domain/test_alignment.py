@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marchwarden.picture.alignment import EventTimeAligner
+from marchwarden.ingest.alignment import EventTimeAligner
 
 
 def test_nothing_is_paused_when_every_partition_is_caught_up() -> None:

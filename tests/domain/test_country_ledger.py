@@ -15,7 +15,7 @@ from marchwarden.allocation.ledger import (
     ledger_key,
     over_promised,
 )
-from marchwarden.picture.agents import partition_of
+from marchwarden.ingest.worker import partition_of
 from marchwarden.reference.models import ReferenceData
 from marchwarden.settings import RuleSettings
 

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from marchwarden.picture.transactions import PartitionTransactions, batch_token, transactional_id
+from marchwarden.ingest.transactions import PartitionTransactions, batch_token, transactional_id
 
 
 def test_transactional_id_and_batch_token_name_the_partition_and_range() -> None:

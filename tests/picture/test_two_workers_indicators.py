@@ -8,7 +8,7 @@ import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from marchwarden.picture.agents import partition_of
+from marchwarden.ingest.worker import partition_of
 from tests.support.stack import TopicReader, WorkerProcess, await_until, event, produce_events
 
 PARTITIONS = 4

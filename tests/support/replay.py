@@ -18,7 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from marchwarden.contracts.alerts import AlertState
-from marchwarden.picture.agents import partition_of
+from marchwarden.ingest.worker import partition_of
 from marchwarden.picture.engine import PictureEngine
 from marchwarden.picture.outputs import Record
 from marchwarden.simulator import generate

@@ -34,9 +34,9 @@ from marchwarden.contracts.deadletters import DeadLetter
 from marchwarden.history.rebuild import rebuild_engine
 from marchwarden.history.sink import HistorySink, WriteAbandoned
 from marchwarden.history.store import HistoryStore
-from marchwarden.picture.alignment import EventTimeAligner
+from marchwarden.ingest.alignment import EventTimeAligner
+from marchwarden.ingest.indicator_routes import indicator_routes
 from marchwarden.picture.engine import PictureEngine
-from marchwarden.picture.indicator_routes import indicator_routes
 from marchwarden.picture.outputs import Outputs
 from marchwarden.settings import Settings
 from marchwarden.supervision import Supervisor
@@ -334,7 +334,7 @@ class PictureWorker(Service):
             await producer.send(self.topics.routed_indicators, value, key=key.encode())
 
     async def align(self) -> None:
-        """Pause input partitions that run ahead in event time (see picture.alignment)."""
+        """Pause input partitions that run ahead in event time (see ingest.alignment)."""
         consumer = self.consumer
         if consumer is None or not self.assigned:
             return

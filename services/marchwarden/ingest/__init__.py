@@ -1,0 +1,1 @@
+"""Ingest: the batched consumer of the border topics, event-time alignment, checkpoints."""
