@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,12 +11,10 @@ import pytest
 from marchwarden.embedded.tansu import TansuBroker
 from marchwarden.history.store import HistoryStore
 from tests.support.stack import (
-    GATEWAY_ENV,
     ClickHouseServer,
     WorkerProcess,
     free_port,
-    http,
-    wait_until,
+    running_gateway,
 )
 
 
@@ -133,22 +127,5 @@ def gateway(tmp_path: Path) -> Iterator[str]:
     Tests reach the same history as the workers through it, and can change it under them
     (POST /command), for instance to make history refuse writes.
     """
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MARCHWARDEN_")}
-    env.update(GATEWAY_ENV)  # its lane secrets, which the workers get too (WorkerProcess)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "marchwarden.cli", "history", "serve",
-         "--data-dir", str(tmp_path / "shared"), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )  # fmt: skip
-    read = GATEWAY_ENV["MARCHWARDEN_HISTORY_READ_SECRET"]
-    try:
-        wait_until(
-            lambda: http("POST", f"http://127.0.0.1:{port}/ping", {}, token=read)[0] == 200,
-            60,
-            "gateway",
-        )
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+    with running_gateway(tmp_path / "shared") as address:
+        yield address

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from marchwarden.history.isolation import (
     Row,
@@ -113,17 +114,21 @@ async def test_chunked_inserts_pass_a_store_that_limits_partitions() -> None:
 
 
 def test_store_failures_are_not_row_refusals() -> None:
+    from marchwarden.history.errors import HistoryRefused, HistoryUnavailable, translate
     from marchwarden.history.sink import is_refusal
 
+    def refused(text: str) -> Exception:
+        # As every backend raises it: clickhouse-connect's error, translated with its code.
+        return translate(DatabaseError(text))
+
     assert not is_refusal(ConnectionRefusedError("refused"))
-    assert not is_refusal(
-        RuntimeError("Code: 60. DB::Exception: Table default.events does not exist")
-    )
-    assert not is_refusal(RuntimeError("Code: 241. DB::Exception: Memory limit exceeded"))
-    assert not is_refusal(RuntimeError("Code: 252. DB::Exception: Too many parts (300)"))
-    assert not is_refusal(RuntimeError("history gateway http://x unreachable: timed out"))
+    assert not is_refusal(refused("Code: 60. DB::Exception: Table default.events does not exist"))
+    assert not is_refusal(refused("Code: 241. DB::Exception: Memory limit exceeded"))
+    assert not is_refusal(refused("Code: 252. DB::Exception: Too many parts (300)"))
+    assert not is_refusal(HistoryUnavailable("history gateway http://x unreachable: timed out"))
     assert is_refusal(RuntimeError("Unable to create native array for column 'persons'"))
+    assert is_refusal(HistoryRefused("the gateway could not decode a value", None))
     assert is_refusal(
-        RuntimeError("Code: 252. DB::Exception: Too many partitions for single INSERT block")
+        refused("Code: 252. DB::Exception: Too many partitions for single INSERT block")
     )
-    assert is_refusal(RuntimeError("Code: 321. DB::Exception: Value is out of range"))
+    assert is_refusal(refused("Code: 321. DB::Exception: Value is out of range"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -440,3 +441,32 @@ class TopicReader:
 
     def json_values(self) -> list[Any]:
         return [json.loads(m.value) for m in self.messages]
+
+
+@contextlib.contextmanager
+def running_gateway(directory: Path) -> Iterator[str]:
+    """`marchwarden history serve` on a chDB history in `directory`, with the test secrets;
+    yields its host:port once it answers, and stops it afterwards."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARCHWARDEN_")}
+    env.update(GATEWAY_ENV)  # its lane secrets, which the workers get too (WorkerProcess)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "marchwarden.cli", "history", "serve",
+         "--data-dir", str(directory), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, preexec_fn=die_with_parent,
+    )  # fmt: skip
+    read = GATEWAY_ENV["MARCHWARDEN_HISTORY_READ_SECRET"]
+    try:
+        wait_until(
+            lambda: (
+                proc.poll() is not None
+                or http("POST", f"http://127.0.0.1:{port}/ping", {}, token=read)[0] == 200
+            ),
+            60,
+            "gateway",
+        )
+        assert proc.poll() is None, f"the history gateway exited with {proc.returncode}"
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)

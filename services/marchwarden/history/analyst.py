@@ -29,7 +29,7 @@ from marchwarden.access.sqlcheck import (
     SqlRefused,
     check_analyst_sql,
 )
-from marchwarden.history.errors import ReadOnlyViolation
+from marchwarden.history.errors import ReadOnlyViolation, clickhouse_code
 from marchwarden.messages import first_line
 from marchwarden.settings import AnalystLimits
 
@@ -45,9 +45,8 @@ LIMIT_NAMES = (
     "max_threads",
 )
 # ClickHouse error codes of a query stopped by one of its limits.
-_LIMIT_CODES = {"158", "159", "241", "396", "307"}
+_LIMIT_CODES = {158, 159, 241, 396, 307}
 _SETTING_REFUSED = re.compile(r"Cannot modify '(\w+)' setting in readonly mode")
-_CODE = re.compile(r"Code: (\d+)")
 _QUERY_ID = re.compile(r"^[0-9a-f]{32}$")
 
 # connect(settings, database): a client whose session carries `settings`, with `database`
@@ -176,8 +175,7 @@ def classify(exc: BaseException) -> Exception:
         )
     if "readonly mode" in text or "READONLY" in text:
         return ReadOnlyViolation("refused: history queries are read-only (ClickHouse readonly=1)")
-    code = _CODE.search(text)
-    if code and code.group(1) in _LIMIT_CODES:
+    if clickhouse_code(text) in _LIMIT_CODES:
         return LimitExceeded(first)
     return AnalystQueryError(first)
 

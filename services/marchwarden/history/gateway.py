@@ -21,7 +21,6 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from marchwarden.access.identity import ANALYST_DATABASE
 from marchwarden.access.sqlcheck import (
@@ -35,7 +34,13 @@ from marchwarden.history.analyst import (
     AnalystLane,
     while_connected,
 )
-from marchwarden.history.errors import GatewaySecrets, HistoryUnavailable, ReadOnlyViolation
+from marchwarden.history.errors import (
+    GatewaySecrets,
+    HistoryRefused,
+    HistoryUnavailable,
+    ReadOnlyViolation,
+    error_answer,
+)
 from marchwarden.history.gateway_client import (
     LANE_ERRORS,
     decode_rows,
@@ -45,6 +50,8 @@ from marchwarden.history.gateway_client import (
 from marchwarden.history.store import HistoryStore
 from marchwarden.messages import first_line
 
+# What a store call may raise that the caller should hear about, typed (errors.py).
+HISTORY_ERRORS = (HistoryRefused, HistoryUnavailable, ReadOnlyViolation)
 log = logging.getLogger(__name__)
 
 
@@ -71,7 +78,7 @@ async def check_read(store: HistoryStore, sql: str, parameters: dict[str, Any] |
     """
     try:
         await store.aquery("SELECT formatQuery({text:String})", {"text": sql}, readonly=True)
-    except ClickHouseError as exc:
+    except HistoryRefused as exc:
         if "Multi-statements" in str(exc):
             raise SqlRefused(ONE_STATEMENT) from None
         raise
@@ -115,12 +122,13 @@ def create_gateway_app(
     the ceilings, so they never wait on or hold up the writer's thread. ClickHouse's
     refusals (bad SQL, a missing table) go back to the caller as 400 with the reason, and
     into this process's log; anything else is a bug: aiohttp logs the traceback and answers
-    500, which the caller raises as a DatabaseError.
+    500, which the caller raises as HistoryRefused.
     """
 
     def refused(what: str, exc: Exception) -> web.Response:
         log.warning("history %s refused: %s", what, first_line(exc))
-        return web.json_response({"error": str(exc)}, status=400)
+        answer, status = error_answer(exc)
+        return web.json_response(answer, status=status)
 
     @web.middleware
     async def check_secret(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -141,12 +149,9 @@ def create_gateway_app(
             await check_read(store, body["sql"], params)
             columns, rows = await store.aquery(body["sql"], params, readonly=True)
         except SqlRefused as exc:
-            return web.json_response({"error": str(exc), "refused": True}, status=403)
-        except ReadOnlyViolation as exc:
-            return web.json_response(
-                {"error": f"Cannot execute query in readonly mode: {exc}"}, status=403
-            )
-        except (ClickHouseError, HistoryUnavailable) as exc:
+            # The read lane's shape check: a read that would write files or kill queries.
+            return refused("query", ReadOnlyViolation(str(exc)))
+        except HISTORY_ERRORS as exc:
             return refused("query", exc)
         return web.json_response(
             {"columns": columns, "rows": [encode_value(list(r)) for r in rows]}
@@ -156,7 +161,7 @@ def create_gateway_app(
         body = await request.json()
         try:
             result = await store.acommand(body["sql"])
-        except (ClickHouseError, HistoryUnavailable) as exc:
+        except HISTORY_ERRORS as exc:
             return refused("command", exc)
         plain = result if isinstance(result, (str, int, float, type(None))) else str(result)
         return web.json_response({"result": plain})
@@ -167,7 +172,7 @@ def create_gateway_app(
         token = (body.get("settings") or {}).get("insert_deduplication_token")
         try:
             await store.ainsert(body["table"], rows, body["columns"], dedup_token=token)
-        except (ClickHouseError, HistoryUnavailable) as exc:
+        except HISTORY_ERRORS as exc:
             return refused(f"insert into {body['table']}", exc)
         return web.json_response({"inserted": len(rows)})
 

@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from clickhouse_connect.driver.exceptions import DatabaseError
 
 from marchwarden.access.sqlcheck import (
     SqlRefused,
@@ -31,7 +30,13 @@ from marchwarden.history.analyst import (
     effective_settings,
     new_query_id,
 )
-from marchwarden.history.errors import GatewaySecrets, ReadOnlyViolation
+from marchwarden.history.errors import (
+    GatewaySecrets,
+    HistoryUnavailable,
+    ReadOnlyViolation,
+    error_from_answer,
+)
+from marchwarden.history.interface import QueryAnswer
 from marchwarden.settings import AnalystLimits, Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +53,7 @@ def secrets_from(settings: Settings) -> GatewaySecrets | None:
 
 def needs_secrets(secrets: GatewaySecrets | None) -> GatewaySecrets:
     if secrets is None:
-        raise DatabaseError(
+        raise HistoryUnavailable(
             "the history gateway needs its secrets: set MARCHWARDEN_HISTORY_READ_SECRET "
             "and MARCHWARDEN_HISTORY_WRITE_SECRET"
         )
@@ -156,7 +161,8 @@ class _Result:
 
 
 class GatewayClient:
-    """The subset of clickhouse-connect's client that HistoryStore uses, over the gateway."""
+    """A history backend (history/interface.py) over the embedded gateway; the gateway's
+    answers carry the error's kind and ClickHouse code, raised here as the same types."""
 
     def __init__(self, dsn: str, secrets: GatewaySecrets | None, timeout: float = 60.0) -> None:
         self.base = "http://" + dsn.removeprefix(SCHEME).rstrip("/")
@@ -170,16 +176,24 @@ class GatewayClient:
         except urllib.error.HTTPError as exc:
             payload = exc.read()
             try:
-                detail = json.loads(payload).get("error", str(exc))
+                answer = json.loads(payload)
             except ValueError:
-                detail = f"{exc}: {payload[:200]!r}"
-            raise DatabaseError(detail) from None
+                answer = None
+            if not isinstance(answer, dict):
+                # Not the gateway's own answer: a fault of the gateway on this request (500,
+                # what it was given may be at fault), or of what stands before it.
+                down = exc.code in (502, 503, 504)
+                answer = {
+                    "error": f"{exc}: {payload[:200]!r}",
+                    "kind": "unavailable" if down else "refused",
+                }
+            raise error_from_answer(answer, str(exc)) from None
         except (urllib.error.URLError, OSError) as exc:
-            raise DatabaseError(f"history gateway {self.base} unreachable: {exc}") from None
+            raise HistoryUnavailable(f"history gateway {self.base} unreachable: {exc}") from None
 
     def query(
         self, sql: str, parameters: dict[str, Any] | None = None, settings: Any = None
-    ) -> _Result:
+    ) -> QueryAnswer:
         body = {"sql": sql, "parameters": encode_value_map(parameters), "settings": settings}
         answer = self._call("/query", body, self.secrets.read)
         rows = [tuple(decode_value(v) for v in row) for row in answer["rows"]]

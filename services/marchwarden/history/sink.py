@@ -12,13 +12,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-from clickhouse_connect.driver.exceptions import OperationalError
 
 from marchwarden.contracts.deadletters import DeadLetter, bounded_dead_letter
 from marchwarden.history.isolation import (
@@ -37,7 +34,7 @@ from marchwarden.history.rows import (
     dead_letter_row,
     event_row,
 )
-from marchwarden.history.store import HistoryStore, HistoryUnavailable
+from marchwarden.history.store import HistoryRefused, HistoryStore, HistoryUnavailable
 from marchwarden.messages import first_line
 from marchwarden.picture.outputs import Outputs
 
@@ -79,22 +76,17 @@ SYSTEMIC_CODES = frozenset(
     {16, 47, 60, 81, 159, 164, 173, 202, 203, 209, 210, 218, 236, 241, 242, 243, 252, 394,
      425, 439, 497, 516, 1000, 1001, 1002}
 )  # fmt: skip
-_CODE = re.compile(r"Code: (\d+)\.")
 
 
 def is_refusal(exc: BaseException) -> bool:
     """True when the store refused what it was given; False when it could not take anything."""
-    if isinstance(exc, (HistoryUnavailable, OperationalError, OSError)):
+    if isinstance(exc, (HistoryUnavailable, OSError)):
         return False
-    text = str(exc)
-    if "unreachable" in text:
-        return False
-    code = _CODE.search(text)
-    if code is None:
+    if not isinstance(exc, HistoryRefused) or exc.code is None:
         return True  # refused before the server (a value the client cannot encode)
-    if int(code.group(1)) == 252 and "partitions for single INSERT block" in text:
+    if exc.code == 252 and "partitions for single INSERT block" in str(exc):
         return True  # bisection splits the months apart
-    return int(code.group(1)) not in SYSTEMIC_CODES
+    return exc.code not in SYSTEMIC_CODES
 
 
 def _describe(exc: BaseException) -> str:

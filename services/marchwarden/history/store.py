@@ -9,20 +9,21 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import clickhouse_connect
-from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from marchwarden.history.errors import (
-    _READONLY_MARKERS,
     GatewaySecrets,
+    HistoryRefused,
     HistoryUnavailable,
     ReadOnlyViolation,
     redact_dsn,
 )
 from marchwarden.history.gateway_client import GatewayClient
+from marchwarden.history.interface import ClickHouseConnectBackend, HistoryBackend
 from marchwarden.messages import first_line
 
 __all__ = [
     "GatewaySecrets",
+    "HistoryRefused",
     "HistoryStore",
     "HistoryUnavailable",
     "ReadOnlyViolation",
@@ -36,7 +37,8 @@ class HistoryStore:
     """Owns one clickhouse-connect client; every call runs on one dedicated thread.
 
     chDB is not safe to share between threads and its calls block, so the event loop hands
-    work to a single-thread executor and never waits on ClickHouse itself.
+    work to a single-thread executor and never waits on ClickHouse itself. The client is a
+    history backend (history/interface.py): clickhouse-connect's, or the embedded gateway's.
     """
 
     def __init__(
@@ -52,7 +54,7 @@ class HistoryStore:
         self._password = password
         self._gateway = gateway
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
-        self._client: Any = None
+        self._client: HistoryBackend | None = None
 
     @property
     def embedded(self) -> bool:
@@ -63,7 +65,7 @@ class HistoryStore:
         """A ClickHouse server has users and grants; chDB (directly or via the gateway) not."""
         return not (self.embedded or self.dsn.startswith("mwhistory://"))
 
-    def _connect(self) -> Any:
+    def _connect(self) -> HistoryBackend:
         if self._client is None and self.dsn.startswith("mwhistory://"):
             try:
                 self._client = GatewayClient(self.dsn, self._gateway)
@@ -81,7 +83,7 @@ class HistoryStore:
                 kwargs["connect_timeout"] = 5
                 kwargs["compress"] = False
             try:
-                self._client = clickhouse_connect.get_client(**kwargs)
+                self._client = ClickHouseConnectBackend(clickhouse_connect.get_client(**kwargs))
             except Exception as exc:
                 raise HistoryUnavailable(
                     f"cannot open ClickHouse at {redact_dsn(self.dsn)}: {first_line(exc)}"
@@ -171,14 +173,9 @@ class HistoryStore:
             merged["readonly"] = 1
         try:
             result = self._connect().query(sql, parameters=parameters, settings=merged or None)
-        except ClickHouseError as exc:
-            text = str(exc)
+        except (HistoryRefused, ReadOnlyViolation):
             if readonly and self.embedded:
                 self._unstick_readonly()
-            if readonly and any(marker in text for marker in _READONLY_MARKERS):
-                raise ReadOnlyViolation(
-                    "refused: history queries are read-only (ClickHouse readonly=1)"
-                ) from exc
             raise
         return list(result.column_names), [tuple(r) for r in result.result_rows]
 
@@ -191,9 +188,9 @@ class HistoryStore:
         """
         try:
             stuck = self._connect().query("SELECT getSetting('readonly')").result_rows[0][0]
-        except ClickHouseError:
+        except (HistoryRefused, ReadOnlyViolation):
             stuck = 1
-        if stuck:
+        if stuck and self._client is not None:
             log.info("resetting the chDB session after a refused read-only query")
             self._client.close()
             self._client = None
