@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A history value as JSON can carry it (times as ISO 8601, bytes as text)."""
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, (bytes, bytearray)):
@@ -25,7 +26,7 @@ def _plain(value: Any) -> Any:
 def render(columns: list[str], rows: list[list[Any]], fmt: str, title: str | None = None) -> str:
     if fmt == "json":
         return json.dumps(
-            [dict(zip(columns, map(_plain, row), strict=True)) for row in rows],
+            [dict(zip(columns, map(plain, row), strict=True)) for row in rows],
             ensure_ascii=False,
             indent=2,
         )
@@ -33,7 +34,7 @@ def render(columns: list[str], rows: list[list[Any]], fmt: str, title: str | Non
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(columns)
-        writer.writerows([[_plain(v) for v in row] for row in rows])
+        writer.writerows([[plain(v) for v in row] for row in rows])
         return buffer.getvalue().rstrip("\n")
     table = Table(title=title, show_lines=False)
     for column in columns:
@@ -47,7 +48,7 @@ def render(columns: list[str], rows: list[list[Any]], fmt: str, title: str | Non
 
 
 def _format_cell(value: Any) -> str:
-    value = _plain(value)
+    value = plain(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     if isinstance(value, float):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from marchwarden.history.rebuild import MINUTE_BUCKETS_SQL
+from marchwarden.history.rebuild import MINUTE_BUCKETS_SQL, section_ranges
 from marchwarden.history.store import HistoryStore
 from marchwarden.picture.engine import PictureEngine
 from marchwarden.picture.windows import COUNTERS, WINDOWS, window_bounds
@@ -16,20 +16,17 @@ async def recompute_windows(
 ) -> dict[str, dict[str, dict[str, int]]]:
     """Per section and window, the counters recomputed from history at that section's watermark."""
     longest = max(WINDOWS.values())
-    ranges = []
-    for section, watermark in sorted(watermarks.items()):
+    ranges: dict[str, tuple[float, float | None]] = {}
+    for section, watermark in watermarks.items():
         start, end = window_bounds(watermark, longest)
-        ranges.append(
-            f"(section_id = '{section}' AND occurred_at >= fromUnixTimestamp({start * 60})"
-            f" AND occurred_at < fromUnixTimestamp({end * 60}))"
-        )
+        ranges[section] = (start * 60, end * 60)
     result: dict[str, dict[str, dict[str, int]]] = {
         s: {w: dict.fromkeys(COUNTERS, 0) for w in WINDOWS} for s in watermarks
     }
     if not ranges:
         return result
     _, rows = await store.aquery(
-        MINUTE_BUCKETS_SQL.replace("{section_filter}", "AND (" + " OR ".join(ranges) + ")"),
+        MINUTE_BUCKETS_SQL.replace("{section_filter}", f"AND ({section_ranges(ranges)})"),
         {"from_ms": 0, "to_ms": 10**13},
     )
     for section, minute, *values in rows:

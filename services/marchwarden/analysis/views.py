@@ -15,6 +15,7 @@ from faust.web import Request, Response, View
 from marchwarden.access.identity import analyst_database
 from marchwarden.access.sqlcheck import SqlRefused, normalise
 from marchwarden.access.web import principal_of
+from marchwarden.analysis.output import plain
 from marchwarden.analysis.reports import report_from_request
 from marchwarden.context import WorkerContext
 from marchwarden.history.analyst import (
@@ -36,16 +37,6 @@ STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
     (LimitExceeded, 422),
     (LaneBusy, 429),
 )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        return value.decode("utf-8", "replace")
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, (int, float, str, bool)) or value is None:
-        return value
-    return str(value)
 
 
 def _refused(exc: BaseException, status: int = 400) -> dict[str, Any]:
@@ -70,7 +61,7 @@ def register_history_views(ctx: WorkerContext) -> None:
         columns, rows = await while_connected(
             connected, ctx.analysts.run(sql, parameters, limits or None, database=database)
         )
-        return {"columns": columns, "rows": [[_jsonable(v) for v in row] for row in rows]}
+        return {"columns": columns, "rows": [[plain(v) for v in row] for row in rows]}
 
     def failure(view: View, exc: Exception) -> Response:
         status = next((s for kind, s in STATUS_OF if isinstance(exc, kind)), 400)

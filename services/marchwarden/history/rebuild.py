@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from marchwarden.contracts.alerts import AlertState
@@ -37,19 +38,31 @@ GROUP BY section_id, m
 """
 
 
+def quoted_sections(sections: Iterable[str]) -> str:
+    """Section ids as an SQL list (ids are checked against the reference; quotes dropped)."""
+    return ", ".join("'" + s.replace("'", "") + "'" for s in sorted(sections)) or "''"
+
+
 def section_filter(sections: set[str] | None) -> str:
     if sections is None:
         return ""
-    quoted = ", ".join("'" + s.replace("'", "") + "'" for s in sorted(sections))
-    return "AND section_id IN (" + (quoted or "''") + ")"
+    return f"AND section_id IN ({quoted_sections(sections)})"
+
+
+def section_ranges(ranges: Mapping[str, tuple[float, float | None]]) -> str:
+    """SQL: events of each section within its own [from, to) in epoch seconds (to: open)."""
+    clauses = []
+    for section, (start, end) in sorted(ranges.items()):
+        clause = f"section_id = {quoted_sections([section])} AND occurred_at >= fromUnixTimestamp({int(start)})"
+        if end is not None:
+            clause += f" AND occurred_at < fromUnixTimestamp({int(end)})"
+        clauses.append(f"({clause})")
+    return " OR ".join(clauses)
 
 
 def since_each(marks: dict[str, float], reach_s: float) -> str:
     """SQL: events of each section no older than its own mark minus `reach_s`."""
-    return " OR ".join(
-        f"(section_id = '{section}' AND occurred_at >= fromUnixTimestamp({int(mark - reach_s)}))"
-        for section, mark in marks.items()
-    )
+    return section_ranges({section: (mark - reach_s, None) for section, mark in marks.items()})
 
 
 def naming_filter(sections: set[str] | None) -> str:
@@ -60,7 +73,7 @@ def naming_filter(sections: set[str] | None) -> str:
     """
     if sections is None:
         return ""
-    quoted = ", ".join("'" + s.replace("'", "") + "'" for s in sorted(sections)) or "''"
+    quoted = quoted_sections(sections)
     return (
         f"AND (section_id IN ({quoted}) OR hasAny(JSONExtract(payload, "
         f"'extra_section_ids', 'Array(String)'), [{quoted}]))"
