@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from marchwarden.alerts.closures import ZERO, ClosureBook, describe
-from marchwarden.alerts.equipment import counts_of
+from marchwarden.alerts.closures import ClosureBook
+from marchwarden.alerts.equipment import ZERO, counts_of, describe
 from marchwarden.reference.models import ReferenceData
 from marchwarden.settings import RuleSettings
 

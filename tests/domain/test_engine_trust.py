@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from marchwarden.alerts.closures import ZERO
-from marchwarden.alerts.equipment import counts_of
+from marchwarden.alerts.equipment import ZERO, counts_of
 from marchwarden.history.rows import COMMAND_COLUMNS, EVENT_COLUMNS, command_row, event_row
 from tests.domain.factories import COMMANDS_TOPIC, T0, command_doc, encode, event_doc
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from marchwarden.alerts.travel import parks_by_arrival, route_to_blocking_point, travel_minutes
-from marchwarden.reference import Artery, EquipmentCounts, LineString, Park, Point, line_length_km
+from marchwarden.reference import Artery, Equipment, LineString, Park, Point, line_length_km
 from marchwarden.reference.models import ReferenceData
 from marchwarden.settings import RuleSettings
 
@@ -23,7 +23,7 @@ def artery(blocking: Point = Point(lat=55.0, lon=25.0)) -> Artery:
         geometry=ROAD,
         blocking_point=blocking,
         serves_sections=("LT-BY-01",),
-        blocking_requirement=EquipmentCounts(dragons_teeth=10),
+        blocking_requirement=Equipment(dragons_teeth=10),
         approximate=True,
     )
 
@@ -34,7 +34,7 @@ def park(lat: float, lon: float) -> Park:
         name="test park",
         country="LT",
         location=Point(lat=lat, lon=lon),
-        stock=EquipmentCounts(dragons_teeth=10),
+        stock=Equipment(dragons_teeth=10),
         approximate=True,
     )
 

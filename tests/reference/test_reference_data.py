@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from marchwarden.reference import (
     DATA_FILES,
     Artery,
-    EquipmentCounts,
+    Equipment,
     LineString,
     Park,
     Point,
@@ -358,12 +358,12 @@ def test_distance_point_to_linestring() -> None:
     )
 
 
-# --- EquipmentCounts ------------------------------------------------------------------
+# --- Equipment ------------------------------------------------------------------
 
 
 def test_equipment_counts_arithmetic() -> None:
-    a = EquipmentCounts(dragons_teeth=100, hedgehogs=50, spanish_riders=10, roadblocks=4)
-    b = EquipmentCounts(dragons_teeth=30, hedgehogs=80, spanish_riders=10, roadblocks=1)
+    a = Equipment(dragons_teeth=100, hedgehogs=50, spanish_riders=10, roadblocks=4)
+    b = Equipment(dragons_teeth=30, hedgehogs=80, spanish_riders=10, roadblocks=1)
     assert (a + b).as_tuple() == (130, 130, 20, 5)
     assert (a - b).as_tuple() == (70, 0, 0, 3)  # saturates at zero
     assert a.min(b).as_tuple() == (30, 50, 10, 1)
@@ -371,13 +371,13 @@ def test_equipment_counts_arithmetic() -> None:
     assert a.scaled(0.33).as_tuple() == (33, 17, 4, 2)  # ceil
     assert a.scaled(0.1).as_tuple() == (10, 5, 1, 1)
     assert a.total == 164
-    assert EquipmentCounts().is_zero and EquipmentCounts.zero().is_zero
+    assert Equipment().is_zero and Equipment.zero().is_zero
     assert not a.is_zero
     assert (a + b).covers(a) and not a.covers(b)
     with pytest.raises(ValueError, match="scale factor"):
         a.scaled(-1.0)
     with pytest.raises(ValidationError):
-        EquipmentCounts(roadblocks=-1)
+        Equipment(roadblocks=-1)
 
 
 # --- parks_by_distance_to -------------------------------------------------------------

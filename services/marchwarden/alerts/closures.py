@@ -6,26 +6,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from marchwarden.alerts.equipment import _add, _equipment, _min, _sub, counts_of
+from marchwarden.alerts.equipment import (
+    ZERO,
+    Counts,
+    _add,
+    _equipment,
+    _min,
+    _positive,
+    _sub,
+    counts_of,
+    describe,
+)
 from marchwarden.alerts.travel import ParkRoute, parks_by_arrival
 from marchwarden.contracts.alerts import ArteryPlan, ParkDraw, Position
 from marchwarden.contracts.common import LEVEL_RANK, Level
 from marchwarden.reference.models import Artery, ReferenceData
 from marchwarden.settings import RuleSettings
-
-Counts = tuple[int, int, int, int]
-ZERO: Counts = (0, 0, 0, 0)
-NAMES = ("dragon's teeth", "hedgehogs", "Spanish riders", "roadblocks")
-
-
-def describe(counts: Counts) -> str:
-    """'300 dragon's teeth, 10 roadblocks' (zeros left out; 'nothing' if all are zero)."""
-    parts = [f"{n} {name}" for n, name in zip(counts, NAMES, strict=True) if n]
-    return ", ".join(parts) if parts else "nothing"
-
-
-def _positive(c: Counts) -> Counts:
-    return (max(0, c[0]), max(0, c[1]), max(0, c[2]), max(0, c[3]))
 
 
 @dataclass

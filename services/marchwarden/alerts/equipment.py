@@ -6,12 +6,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from marchwarden.alerts.travel import parks_by_arrival
-from marchwarden.contracts.alerts import ArteryPlan, Equipment, ParkDraw, Recommendation
+from marchwarden.contracts.alerts import ArteryPlan, ParkDraw, Recommendation
 from marchwarden.contracts.common import Level
-from marchwarden.reference.models import EquipmentCounts, ReferenceData
+from marchwarden.reference.equipment import Equipment
+from marchwarden.reference.models import ReferenceData
 from marchwarden.settings import RuleSettings
 
 Counts = tuple[int, int, int, int]
+"""The 4-tuple view of `Equipment` (dragon's teeth, hedgehogs, Spanish riders, roadblocks)."""
+ZERO: Counts = (0, 0, 0, 0)
+NAMES = ("dragon's teeth", "hedgehogs", "Spanish riders", "roadblocks")
+
+
+def describe(counts: Counts) -> str:
+    """'300 dragon's teeth, 10 roadblocks' (zeros left out; 'nothing' if all are zero)."""
+    parts = [f"{n} {name}" for n, name in zip(counts, NAMES, strict=True) if n]
+    return ", ".join(parts) if parts else "nothing"
+
+
+def _positive(c: Counts) -> Counts:
+    return (max(0, c[0]), max(0, c[1]), max(0, c[2]), max(0, c[3]))
 
 
 def _sub(a: Counts, b: Counts) -> Counts:
@@ -30,7 +44,7 @@ def _equipment(c: Counts) -> Equipment:
     return Equipment(dragons_teeth=c[0], hedgehogs=c[1], spanish_riders=c[2], roadblocks=c[3])
 
 
-def counts_of(e: Equipment | EquipmentCounts) -> Counts:
+def counts_of(e: Equipment) -> Counts:
     return (e.dragons_teeth, e.hedgehogs, e.spanish_riders, e.roadblocks)
 
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 from marchwarden.alerts import lifecycle
 from marchwarden.alerts.board import AlertBoard, Gate
-from marchwarden.alerts.closures import ZERO, ClosureBook
-from marchwarden.alerts.equipment import counts_of
+from marchwarden.alerts.closures import ClosureBook
+from marchwarden.alerts.equipment import ZERO, counts_of
 from marchwarden.alerts.indicator_rules import Demand, basis_changes, indicator_demands
 from marchwarden.alerts.playbooks import advisory_recommendation, reinforcement_recommendation
 from marchwarden.contracts.alerts import AlertEvidence, AlertState, KeepOpenRoad, Recommendation

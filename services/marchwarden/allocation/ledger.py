@@ -14,8 +14,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from marchwarden.alerts.closures import ZERO, ClosureBook, Counts
-from marchwarden.alerts.equipment import _add, counts_of
+from marchwarden.alerts.closures import ClosureBook
+from marchwarden.alerts.equipment import ZERO, Counts, _add, counts_of
 from marchwarden.contracts.common import Level
 from marchwarden.reference.models import ReferenceData
 from marchwarden.settings import RuleSettings

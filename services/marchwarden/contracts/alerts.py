@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, Field
 
 from marchwarden.contracts.common import TLP_RANK, Contract, Level, Tlp
+from marchwarden.reference.equipment import Equipment
 
 AlertLevel = Level
 AlertStatus = Literal["raised", "escalated", "acknowledged", "resolved"]
@@ -32,15 +33,6 @@ AlertRule = Literal[
 ]
 ALERT_RULES: tuple[str, ...] = AlertRule.__args__  # type: ignore[attr-defined]
 NonNegative = Annotated[int, Field(ge=0)]
-
-
-class Equipment(Contract):
-    """Counter-mobility equipment counts, by type."""
-
-    dragons_teeth: NonNegative = 0
-    hedgehogs: NonNegative = 0
-    spanish_riders: NonNegative = 0
-    roadblocks: NonNegative = 0
 
 
 class Position(Contract):

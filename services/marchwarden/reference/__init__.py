@@ -1,5 +1,6 @@
 """Versioned reference data: border sections, parks, arteries, playbooks and border guards."""
 
+from marchwarden.reference.equipment import Equipment
 from marchwarden.reference.geo import (
     EARTH_RADIUS_KM,
     distance_point_to_linestring_km,
@@ -10,7 +11,6 @@ from marchwarden.reference.loader import DATA_FILES, ReferenceDataError, load_re
 from marchwarden.reference.models import (
     SECTION_ID_PATTERN,
     Artery,
-    EquipmentCounts,
     LineString,
     Park,
     Point,
@@ -25,7 +25,7 @@ __all__ = [
     "SECTION_ID_PATTERN",
     "Agency",
     "Artery",
-    "EquipmentCounts",
+    "Equipment",
     "LineString",
     "Park",
     "Playbook",

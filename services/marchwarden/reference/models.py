@@ -10,6 +10,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from marchwarden.reference.equipment import Equipment
 from marchwarden.reference.geo import (
     distance_point_to_linestring_km,
     haversine_km,
@@ -81,71 +82,6 @@ class LineString(_Frozen):
 NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
 
 
-class EquipmentCounts(_Frozen):
-    """Counts of the four counter-mobility equipment types.
-
-    Arithmetic never produces negative counts: subtraction saturates at zero, so
-    ``required - available`` is the shortfall.
-    """
-
-    dragons_teeth: NonNegativeInt = 0
-    hedgehogs: NonNegativeInt = 0
-    spanish_riders: NonNegativeInt = 0
-    roadblocks: NonNegativeInt = 0
-
-    @classmethod
-    def zero(cls) -> EquipmentCounts:
-        return cls()
-
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        return (self.dragons_teeth, self.hedgehogs, self.spanish_riders, self.roadblocks)
-
-    @classmethod
-    def _from_tuple(cls, values: Iterable[int]) -> EquipmentCounts:
-        dt, hh, sr, rb = values
-        return cls(dragons_teeth=dt, hedgehogs=hh, spanish_riders=sr, roadblocks=rb)
-
-    def __add__(self, other: EquipmentCounts) -> EquipmentCounts:
-        if not isinstance(other, EquipmentCounts):
-            return NotImplemented
-        return self._from_tuple(
-            a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)
-        )
-
-    def __sub__(self, other: EquipmentCounts) -> EquipmentCounts:
-        """Element-wise difference, saturating at zero."""
-        if not isinstance(other, EquipmentCounts):
-            return NotImplemented
-        return self._from_tuple(
-            max(0, a - b) for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)
-        )
-
-    def scaled(self, factor: float) -> EquipmentCounts:
-        """Each count multiplied by ``factor`` (>= 0) and rounded up."""
-        if not math.isfinite(factor) or factor < 0:
-            raise ValueError(f"scale factor must be a finite number >= 0, got {factor}")
-        # round first so that e.g. 0.1 * 30 == 3.0000000000000004 does not become 4
-        return self._from_tuple(math.ceil(round(v * factor, 9)) for v in self.as_tuple())
-
-    def min(self, other: EquipmentCounts) -> EquipmentCounts:
-        """Element-wise minimum."""
-        return self._from_tuple(
-            min(a, b) for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)
-        )
-
-    def covers(self, other: EquipmentCounts) -> bool:
-        """True if every count here is >= the corresponding count in ``other``."""
-        return all(a >= b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True))
-
-    @property
-    def total(self) -> int:
-        return sum(self.as_tuple())
-
-    @property
-    def is_zero(self) -> bool:
-        return self.total == 0
-
-
 class Section(_Frozen):
     """A border section: the unit events, aggregates and alerts are keyed by.
 
@@ -198,7 +134,7 @@ class Park(_Frozen):
     name: str = Field(min_length=1)
     country: CountryCode
     location: Point
-    stock: EquipmentCounts
+    stock: Equipment
     approximate: bool
 
     @model_validator(mode="after")
@@ -230,7 +166,7 @@ class Artery(_Frozen):
     geometry: LineString
     blocking_point: Point
     serves_sections: tuple[str, ...] = Field(min_length=1)
-    blocking_requirement: EquipmentCounts
+    blocking_requirement: Equipment
     approximate: bool
     closable: bool = True
     keep_open_reason: str | None = Field(None, min_length=1)
