@@ -18,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 start=$SECONDS
 # timeout: a stuck registry connection must not hang callers forever.
 timeout "${MARCHWARDEN_KAFKA_FETCH_TIMEOUT:-900}" \
-  mvn -q -B -Dstyle.color=never -f "$KAFKA_SCRIPT_DIR/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+  mvn -q -B -Dstyle.color=never -f "$KAFKA_PACKAGE_DIR/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
   dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 \
   | sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' >&2 \
   || die "maven dependency download failed"

@@ -2,6 +2,8 @@
 # shellcheck shell=bash
 
 KAFKA_SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The jar manifest and the log config ship inside the package: `up --durable-broker` uses them too.
+KAFKA_PACKAGE_DIR="$KAFKA_SCRIPT_DIR/../../services/marchwarden/embedded/kafka"
 # Keep in sync with <kafka.version> in pom.xml.
 KAFKA_DEFAULT_VERSION="4.3.1"
 KAFKA_VERSION="${MARCHWARDEN_KAFKA_VERSION:-$KAFKA_DEFAULT_VERSION}"
@@ -9,7 +11,7 @@ KAFKA_CACHE_ROOT="${MARCHWARDEN_KAFKA_CACHE:-$HOME/.cache/marchwarden/kafka}"
 KAFKA_HOME_DIR="$KAFKA_CACHE_ROOT/$KAFKA_VERSION"
 KAFKA_LIBS="$KAFKA_HOME_DIR/libs"
 KAFKA_COMPLETE_MARKER="$KAFKA_HOME_DIR/.complete"
-KAFKA_LOG4J_CONFIG="$KAFKA_SCRIPT_DIR/log4j2.properties"
+KAFKA_LOG4J_CONFIG="$KAFKA_PACKAGE_DIR/log4j2.properties"
 # Seconds to wait after SIGTERM before SIGKILL, and after SIGKILL before giving up.
 KAFKA_STOP_TIMEOUT="${MARCHWARDEN_KAFKA_STOP_TIMEOUT:-30}"
 KAFKA_JVM_FLAGS="${MARCHWARDEN_KAFKA_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -Djava.awt.headless=true}"

@@ -1,5 +1,5 @@
 -- Hourly rollup per section and event type, fed by a materialized view, for fast reports.
--- Retried inserts carry a deduplication token, which also deduplicates this view's blocks.
+-- Retried inserts carry a deduplication token; 012 makes it reach this view once.
 CREATE TABLE IF NOT EXISTS events_hourly
 (
     hour        DateTime('UTC'),

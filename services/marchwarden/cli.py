@@ -103,14 +103,28 @@ def migrate(clickhouse_dsn: str | None, data_dir: Path | None) -> None:
 @click.option("--clickhouse", "clickhouse_dsn", help="http://… of an external ClickHouse.")
 @click.option("--port", "web_port", type=int, help="Web port (default 6066).")
 @click.option("--data-dir", type=click.Path(path_type=Path))
+@click.option(
+    "--durable-broker",
+    is_flag=True,
+    default=None,
+    help="Embedded broker with its log on disk (Apache Kafka; Java + Maven) instead of memory.",
+)
 def up(
-    broker_url: str | None, clickhouse_dsn: str | None, web_port: int | None, data_dir: Path | None
+    broker_url: str | None,
+    clickhouse_dsn: str | None,
+    web_port: int | None,
+    data_dir: Path | None,
+    durable_broker: bool | None,
 ) -> None:
     """Start Marchwarden: the embedded stack by default, or external services when given."""
     from marchwarden.runner import run_stack
 
     settings = load_settings(
-        broker_url=broker_url, clickhouse_dsn=clickhouse_dsn, web_port=web_port, data_dir=data_dir
+        broker_url=broker_url,
+        clickhouse_dsn=clickhouse_dsn,
+        web_port=web_port,
+        data_dir=data_dir,
+        durable_broker=durable_broker,
     )
     configure_logging(settings.log_level)
     code = run_stack(settings)

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from marchwarden.bootstrap import UserError, console, open_store
+from marchwarden.embedded.kafka_node import KafkaNode
 from marchwarden.embedded.tansu import (
     EmbeddedBrokerError,
     TansuBroker,
@@ -49,13 +50,17 @@ def supervised_worker(app: Any, supervisor: Supervisor, deadline_s: float, **opt
 
 
 @contextlib.contextmanager
-def embedded_broker(settings: Settings) -> Iterator[TansuBroker | None]:
+def embedded_broker(settings: Settings) -> Iterator[TansuBroker | KafkaNode | None]:
     if not settings.embedded_broker:
         yield None
         return
-    broker = TansuBroker(
-        settings.tansu_port, settings.tansu_bin, settings.data_dir / "logs" / "tansu.log"
-    )
+    broker: TansuBroker | KafkaNode
+    if settings.durable_broker:
+        broker = KafkaNode(settings.tansu_port, settings.data_dir / "kafka")
+    else:
+        broker = TansuBroker(
+            settings.tansu_port, settings.tansu_bin, settings.data_dir / "logs" / "tansu.log"
+        )
     try:
         broker.start()
     except EmbeddedBrokerError as exc:
@@ -188,6 +193,7 @@ def prepare_topics(settings: Settings) -> None:
 def prepare_history(settings: Settings) -> Any:
     """Open the history and apply the migrations (idempotent); returns the store."""
     from marchwarden.history.migrations import migrate
+    from marchwarden.history.reconcile import reconcile_rollups
 
     try:
         store = open_store(settings)
@@ -195,6 +201,8 @@ def prepare_history(settings: Settings) -> Any:
         raise StartupError(exc.message) from exc
     try:
         migrate(store)
+        # The last writes before a crash may have reached `events` but not its rollups.
+        reconcile_rollups(store)
     except Exception as exc:
         store.close()
         raise StartupError(f"could not prepare the history schema: {first_line(exc)}") from exc

@@ -166,7 +166,12 @@ class Settings(BaseSettings):
     # Embedded chDB runs in a child process (keeps the worker small); false: in the worker.
     history_process: bool = True
     tansu_bin: Path | None = None
+    # The embedded broker's port (tansu, or the durable Kafka node, whose controller takes
+    # the next port).
     tansu_port: int = Field(9092, ge=1, le=65535)
+    # The embedded broker keeps its log on disk (an Apache Kafka node under data_dir/kafka)
+    # instead of in memory (tansu): acknowledged events survive kill -9. Needs Java and Maven.
+    durable_broker: bool = False
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65535)
     partitions: int = Field(4, ge=1)

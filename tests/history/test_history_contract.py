@@ -154,6 +154,37 @@ class HistoryContract:
         assert store.query(f"SELECT count() FROM {table}")[1] == [(4,)]
         store.command(f"DROP TABLE {table}")
 
+    def test_a_retry_reaches_the_rollups_once_after_a_first_attempt_stopped_halfway(
+        self, store: HistoryStore
+    ) -> None:
+        rows = [event_row(e) for e in engine_outputs("PL-BY-01").drain().events]
+        ids = [str(row[0]) for row in rows]
+        token = f"contract-{uuid.uuid4().hex}"
+
+        def rollups() -> tuple[int, int]:
+            where = "WHERE section_id = 'PL-BY-01' AND event_type = 'crossing_attempt'"
+            daily = store.query(f"SELECT sum(events) FROM events_daily {where}")[1][0][0]
+            hourly = store.query(f"SELECT sum(events) FROM events_hourly {where}")[1][0][0]
+            return int(daily or 0), int(hourly or 0)
+
+        before = rollups()
+        # The first attempt writes `events` and stops before the views (they are detached).
+        store.command("DETACH TABLE events_daily_mv")
+        store.command("DETACH TABLE events_hourly_mv")
+        try:
+            store.insert("events", rows, EVENT_COLUMNS, dedup_token=token)
+        finally:
+            store.command("ATTACH TABLE events_daily_mv")
+            store.command("ATTACH TABLE events_hourly_mv")
+        assert rollups() == before
+        store.insert("events", rows, EVENT_COLUMNS, dedup_token=token)  # the retry
+        store.insert("events", rows, EVENT_COLUMNS, dedup_token=token)  # and one more
+        assert rollups() == (before[0] + len(rows), before[1] + len(rows))
+        _, counted = store.query(
+            "SELECT count() FROM events WHERE event_id IN {ids:Array(UUID)}", {"ids": ids}
+        )
+        assert counted == [(len(rows),)]
+
     def test_a_refusal_is_typed_with_clickhouses_code(self, store: HistoryStore) -> None:
         with pytest.raises(HistoryRefused) as missing:
             store.query("SELECT * FROM no_such_table_anywhere")

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -16,10 +17,24 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from marchwarden.embedded.tansu import die_with_parent, free_port
+from marchwarden.embedded.tansu import die_with_parent, free_port, port_in_use
 from tests.support.stack import TOKENS, TOPIC_OF, http, wait_until
 
 PARTS = ("worker", "history", "broker")
+# Below the kernel's ephemeral range (32768-60999): a port there can be taken at any moment
+# as the local end of some outgoing connection, and the durable broker's controller binds
+# the port after its client port a few seconds into its start.
+LOW_PORTS = (20000, 32000)
+
+
+def free_port_pair() -> int:
+    """A port p below the ephemeral range with p and p + 1 both free."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(*LOW_PORTS)
+        if not (port_in_use("127.0.0.1", port) or port_in_use("127.0.0.1", port + 1)):
+            return port
+    raise AssertionError("no free pair of ports below the ephemeral range")
 
 
 def children_of(pid: int) -> dict[int, str]:
@@ -40,10 +55,14 @@ def children_of(pid: int) -> dict[int, str]:
 
 @dataclass
 class EmbeddedUp:
-    """`marchwarden up` with no --broker: its own tansu and history children, on free ports."""
+    """`marchwarden up` with no --broker: its own broker and history children, on free ports.
+
+    The broker is tansu (memory), or with `durable` the Apache Kafka node (log on disk).
+    """
 
     data_dir: Path
-    tansu_port: int = field(default_factory=free_port)
+    durable: bool = False
+    tansu_port: int = field(default_factory=free_port_pair)
     web_port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
@@ -66,6 +85,8 @@ class EmbeddedUp:
                 "MARCHWARDEN_TOKENS": TOKENS.env_value,
             }
         )
+        if self.durable:
+            env["MARCHWARDEN_DURABLE_BROKER"] = "1"
         env.update(self.extra_env)
         return env
 
@@ -111,13 +132,23 @@ class EmbeddedUp:
         assert self.process is not None
         if part == "worker":
             return self.process.pid
-        needle = {"history": "history serve", "broker": "tansu"}[part]
+        needle = {
+            "history": "history serve",
+            "broker": "kafka.Kafka" if self.durable else "tansu",
+        }[part]
         pids = [pid for pid, cmd in children_of(self.process.pid).items() if needle in cmd]
         assert len(pids) == 1, (part, children_of(self.process.pid))
         return pids[0]
 
     def kill(self, part: str) -> None:
         os.kill(self.pid_of(part), signal.SIGKILL)
+
+    def kill_all(self) -> None:
+        """kill -9 of the worker, the history process and the broker at once (a power cut of
+        the processes; the kernel keeps what they had written)."""
+        pids = [self.pid_of(part) for part in PARTS]
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
 
     def wait_exit(self, timeout: float = 30.0) -> int:
         assert self.process is not None

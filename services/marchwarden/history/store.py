@@ -205,5 +205,12 @@ class HistoryStore:
     ) -> None:
         if not rows:
             return
-        settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
+        settings: dict[str, Any] | None = None
+        if dedup_token:
+            # A retry whose first attempt wrote the table but not its rollups still reaches
+            # the rollups (migration 012), and only once.
+            settings = {
+                "insert_deduplication_token": dedup_token,
+                "deduplicate_blocks_in_dependent_materialized_views": 1,
+            }
         self._connect().insert(table, rows, column_names=list(column_names), settings=settings)
