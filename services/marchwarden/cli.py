@@ -152,6 +152,7 @@ def history_serve(data_dir: Path | None, host: str, port: int) -> None:
     from marchwarden.history.gateway import GatewayNotSecured, check_loopback, create_gateway_app
     from marchwarden.history.gateway_client import secrets_from
     from marchwarden.history.migrations import migrate as apply
+    from marchwarden.history.reconcile import reconcile_on_open
 
     settings = load_settings(data_dir=data_dir)
     configure_logging(settings.log_level)
@@ -169,6 +170,8 @@ def history_serve(data_dir: Path | None, host: str, port: int) -> None:
     lane = direct_lane(settings.history_dsn, settings.analyst)
     try:
         apply(store)
+        # Before serving: no writer can be in the middle of an insert yet.
+        reconcile_on_open(store)
         log.info("history gateway on %s:%d serving %s", host, port, settings.history_dsn)
         # A short grace: running analyst queries are killed below, the writer has no
         # request that outlives a second or two.

@@ -193,7 +193,7 @@ def prepare_topics(settings: Settings) -> None:
 def prepare_history(settings: Settings) -> Any:
     """Open the history and apply the migrations (idempotent); returns the store."""
     from marchwarden.history.migrations import migrate
-    from marchwarden.history.reconcile import reconcile_rollups
+    from marchwarden.history.reconcile import reconcile_on_open
 
     try:
         store = open_store(settings)
@@ -201,11 +201,11 @@ def prepare_history(settings: Settings) -> Any:
         raise StartupError(exc.message) from exc
     try:
         migrate(store)
-        # The last writes before a crash may have reached `events` but not its rollups.
-        reconcile_rollups(store)
     except Exception as exc:
         store.close()
         raise StartupError(f"could not prepare the history schema: {first_line(exc)}") from exc
+    # The last writes before a crash may have reached `events` but not its rollups.
+    reconcile_on_open(store)
     return store
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
+import pytest
+
 from marchwarden.history.migrations import migrate
-from marchwarden.history.reconcile import reconcile_rollups
+from marchwarden.history.reconcile import reconcile_on_open, reconcile_rollups
 from marchwarden.history.rows import EVENT_COLUMNS, event_row
 from marchwarden.history.store import HistoryStore
 from tests.history.test_history_contract import engine_outputs
@@ -44,4 +47,24 @@ def test_events_the_rollups_missed_are_added_once(chdb_store: HistoryStore) -> N
         before[2] + len(rows),
         before[3] + persons,
     )
+    assert reconcile_rollups(chdb_store) == {"events_hourly": 0, "events_daily": 0}
+
+
+def test_a_history_that_cannot_be_reconciled_still_opens(
+    chdb_store: HistoryStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A detached `events` (history refusing) must not keep a worker from starting."""
+    migrate(chdb_store)
+    chdb_store.command("DETACH TABLE events")
+    try:
+        with caplog.at_level(logging.ERROR, logger="marchwarden.history.reconcile"):
+            reconcile_on_open(chdb_store)  # no events table: a new history, nothing to do
+        chdb_store.command("ATTACH TABLE events")
+        chdb_store.command("DETACH TABLE events_hourly")
+        with caplog.at_level(logging.ERROR, logger="marchwarden.history.reconcile"):
+            reconcile_on_open(chdb_store)  # the query fails: logged, not raised
+        assert "could not reconcile the rollups" in caplog.text
+    finally:
+        chdb_store.command("ATTACH TABLE IF NOT EXISTS events")
+        chdb_store.command("ATTACH TABLE IF NOT EXISTS events_hourly")
     assert reconcile_rollups(chdb_store) == {"events_hourly": 0, "events_daily": 0}

@@ -7,6 +7,11 @@ written again (they are in history, so the restarted worker treats them as dupli
 the reports would stay short. On start, the rollups of the hours and days that the last
 writes touched are compared with `events` and topped up by the difference (the rollups are
 SummingMergeTree: readers sum, so an added row corrects the total).
+
+Only the process that owns an embedded chDB history does this, once, when it opens the
+history and before anything writes to it: a row being written meanwhile would be counted
+twice (once topped up, once by the view). A ClickHouse server finishes its own inserts
+whatever happens to its clients, so nothing is reconciled there.
 """
 
 from __future__ import annotations
@@ -65,3 +70,27 @@ def reconcile_rollups(store: HistoryStore, recent_s: int = RECENT_S) -> dict[str
             )
         added[table] = len(corrections)
     return added
+
+
+def reconcile_on_open(store: HistoryStore) -> None:
+    """Reconcile an embedded history just opened; a failure is logged, never fatal.
+
+    A history that cannot be reconciled (a table detached, a query refused) must not keep the
+    watch from starting: the rollups then stay short until the next start, and the log says so.
+    """
+    if not store.embedded:
+        return
+    try:
+        _, rows = store.query(
+            "SELECT count() FROM system.tables "
+            "WHERE database = currentDatabase() AND name = 'events'"
+        )
+        if not rows or int(rows[0][0]) == 0:
+            return  # a new history: nothing was written yet
+        reconcile_rollups(store)
+    except Exception as exc:
+        log.error(
+            "could not reconcile the rollups with events (%s); reports may count fewer events "
+            "for the last writes before a crash until the next start",
+            str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
+        )
