@@ -16,16 +16,19 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from marchwarden.picture.engine import PictureEngine
 from marchwarden.reference import load_reference
 from marchwarden.settings import RuleSettings
 from marchwarden.simulator import generate
 
-try:  # the engine's boundary after issue 14: typed outputs, history encodes its rows
+try:  # the engine's boundary after issue 14: its own package, typed outputs, history's rows
+    from marchwarden.engine.outputs import Record
+    from marchwarden.engine.picture_engine import PictureEngine
     from marchwarden.history.rows import event_row
-    from marchwarden.picture.outputs import Record
-except ImportError:  # before: the engine built the rows itself
-    from marchwarden.picture.engine import Record  # type: ignore[attr-defined,no-redef]
+except ImportError:  # before: the engine sat in picture/ and built the rows itself
+    from marchwarden.picture.engine import (  # type: ignore[no-redef]
+        PictureEngine,
+        Record,  # type: ignore[attr-defined]
+    )
 
     event_row = None  # type: ignore[assignment]
 try:

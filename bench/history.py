@@ -108,8 +108,8 @@ def _generate(store: Any, start: int, count: int, span_ms: int, end_ms: int, chu
 
 # ------------------------------------------------------------------ rebuild
 def _rebuild_in_child(n: int, runs: int) -> list[dict[str, Any]]:
+    from marchwarden.engine.picture_engine import PictureEngine
     from marchwarden.history.rebuild import rebuild_engine
-    from marchwarden.picture.engine import PictureEngine
     from marchwarden.reference import load_reference
     from marchwarden.settings import RuleSettings
 

@@ -7,15 +7,20 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "services"
-# What each lower layer must never import: data flows contracts -> ingest -> picture ->
-# alerts (rules) -> outputs, and the entry points sit on top of everything.
-ENTRY_POINTS = {"cli", "runner", "worker", "demo", "simulator", "bootstrap"}
+# What each lower layer must never import. On the way in data flows contracts -> ingest ->
+# engine -> alerts (rules) -> picture (the state they read); the engine's outputs go to history
+# and the screen; the worker's context and the entry points sit on top of everything.
+ENTRY_POINTS = {"cli", "runner", "worker", "demo", "simulator", "bootstrap", "context"}
+ABOVE_THE_ENGINE = ENTRY_POINTS | {"ingest", "history", "screen", "analysis"}
 FORBIDDEN = {
-    "contracts": ENTRY_POINTS | {"ingest", "picture", "alerts", "history", "screen", "analysis"},
-    "reference": ENTRY_POINTS | {"ingest", "picture", "alerts", "history", "screen", "analysis"},
-    "picture": ENTRY_POINTS | {"ingest", "history", "screen", "analysis"},
-    "alerts": ENTRY_POINTS | {"ingest", "history", "screen", "analysis"},
-    "history": ENTRY_POINTS | {"ingest", "screen"},
+    "contracts": ABOVE_THE_ENGINE | {"engine", "picture", "alerts", "allocation"},
+    "reference": ABOVE_THE_ENGINE | {"engine", "picture", "alerts", "allocation"},
+    "picture": ABOVE_THE_ENGINE | {"engine", "alerts", "allocation"},
+    "alerts": ABOVE_THE_ENGINE | {"engine", "allocation"},
+    "allocation": ABOVE_THE_ENGINE | {"engine"},
+    "engine": ABOVE_THE_ENGINE,
+    "history": ENTRY_POINTS | {"ingest", "screen", "analysis"},
+    "ingest": ENTRY_POINTS | {"screen", "analysis"},
 }
 
 

@@ -308,8 +308,8 @@ def replay(url: str | None, data_dir: Path | None) -> None:
 
 
 def _offline_replay(settings: Settings) -> dict[str, Any]:
+    from marchwarden.engine.picture_engine import PictureEngine
     from marchwarden.history.rebuild import rebuild_engine
-    from marchwarden.picture.engine import PictureEngine
     from marchwarden.reference import load_reference
 
     store = open_store(settings)

@@ -7,19 +7,19 @@ builds it, so nothing imports a global app and no import runs in a circle.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 
 from marchwarden.access.web import AccessControl
-from marchwarden.analysis.verify import verify_against_history
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.health import Child, Health, Observations, assess
 from marchwarden.history.analyst import AnalystQueries
 from marchwarden.history.rebuild import rebuild_engine
 from marchwarden.history.store import HistoryStore
 from marchwarden.ingest.worker import PictureWorker
-from marchwarden.picture.engine import PictureEngine
 from marchwarden.settings import Settings
 from marchwarden.supervision import Supervisor
 
@@ -82,8 +82,13 @@ class WorkerContext:
         async with self.worker.flush_lock:
             return await rebuild_engine(self.engine, self.store, set(self.engine.owned))
 
-    async def verify(self) -> dict[str, Any]:
-        """Compare the live counts with a recomputation over history (the `verify` command)."""
+    async def quiesced(
+        self, action: Callable[[PictureEngine, HistoryStore], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """Run `action` once history holds every accepted event and no batch is in flight.
+
+        `verify` (analysis/verify.py) compares the live counts with history this way.
+        """
         await self.worker.checkpoint()
         async with self.worker.flush_lock:
-            return await verify_against_history(self.engine, self.store)
+            return await action(self.engine, self.store)

@@ -7,20 +7,21 @@ from typing import Any, cast
 
 import faust
 
+from marchwarden.access.commands import CommandGate
 from marchwarden.access.sessions import SessionSigner
 from marchwarden.access.tokens import TokenStore
 from marchwarden.access.web import AccessControl, install, parse_origins
-from marchwarden.alerts.agents import register_command_agents
 from marchwarden.analysis.views import register_history_views
 from marchwarden.brokerauth import faust_credentials
 from marchwarden.context import WorkerContext
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.history.analyst import AnalystQueries, direct_lane
 from marchwarden.history.gateway_client import SCHEME, RemoteAnalystLane, secrets_from
 from marchwarden.history.store import HistoryStore
+from marchwarden.ingest.command_router import register_command_agents
 from marchwarden.ingest.worker import PictureWorker
-from marchwarden.picture.engine import PictureEngine
-from marchwarden.picture.views import register_picture_views
 from marchwarden.reference import load_reference
+from marchwarden.screen.picture_api import register_picture_views
 from marchwarden.screen.views import register_screen
 from marchwarden.settings import Settings
 from marchwarden.supervision import Supervisor
@@ -92,7 +93,8 @@ def create_worker(
     ctx = WorkerContext(
         settings, app, engine, store, worker, supervisor, analyst_lane(settings, store), access
     )
-    register_command_agents(ctx)
+    gate = CommandGate(access.tokens.organisations_of, settings.access.command_skew_s)
+    register_command_agents(app, engine, settings, gate)
     register_picture_views(ctx)
     register_history_views(ctx)
     register_screen(ctx)

@@ -15,12 +15,12 @@ import pytest
 from marchwarden.access.identity import ORGANISATIONS, analyst_database
 from marchwarden.access.sqlcheck import SqlRefused
 from marchwarden.analysis.reports import build_report
+from marchwarden.engine.outputs import Record
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.history.analyst import AnalystLane, direct_lane
 from marchwarden.history.migrations import load_migrations, migrate
 from marchwarden.history.sink import HistorySink
 from marchwarden.history.store import HistoryStore
-from marchwarden.picture.engine import PictureEngine
-from marchwarden.picture.outputs import Record
 from marchwarden.reference import load_reference
 from marchwarden.settings import AnalystLimits, RuleSettings
 from tests.support.stack import event

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from marchwarden.picture.engine import PictureEngine
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.reference import load_reference
 from marchwarden.reference.models import ReferenceData
 from marchwarden.settings import RuleSettings

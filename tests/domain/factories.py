@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marchwarden.contracts.alerts import AlertState
+from marchwarden.engine.outputs import Outputs, Record
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.history.rows import EVENT_COLUMNS
-from marchwarden.picture.engine import PictureEngine
-from marchwarden.picture.outputs import Outputs, Record
 from tests.support.stack import TOPIC_OF, event
 
 T0 = datetime(2024, 7, 1, 12, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from marchwarden.picture.engine import PictureEngine
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.reference.models import ReferenceData
 from marchwarden.settings import RuleSettings
 from tests.support.replay import (

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from marchwarden.picture.outputs import Record
+from marchwarden.engine.outputs import Record
 from tests.domain.factories import T0, event_doc
 
 HOUR = timedelta(hours=1)

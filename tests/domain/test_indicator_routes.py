@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from marchwarden.engine.outputs import Record
 from marchwarden.ingest.indicator_routes import indicator_routes, routes_for
 from marchwarden.ingest.worker import partition_of
-from marchwarden.picture.outputs import Record
 from tests.domain.factories import T0, EngineHarness, encode, event_doc
 
 PRIMARY = "LT-BY-03"

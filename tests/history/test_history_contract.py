@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from marchwarden.engine.outputs import Record
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.history.errors import GatewaySecrets, HistoryRefused
 from marchwarden.history.migrations import migrate
 from marchwarden.history.rows import (
@@ -28,8 +30,6 @@ from marchwarden.history.rows import (
     event_row,
 )
 from marchwarden.history.store import HistoryStore, HistoryUnavailable, ReadOnlyViolation
-from marchwarden.picture.engine import PictureEngine
-from marchwarden.picture.outputs import Record
 from marchwarden.reference import load_reference
 from marchwarden.settings import RuleSettings
 from tests.domain.factories import command_doc, encode, event_doc

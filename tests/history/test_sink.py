@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from marchwarden.engine.outputs import Outputs, Record
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.history.migrations import migrate
 from marchwarden.history.rows import EVENT_COLUMNS, event_row
 from marchwarden.history.sink import HistorySink
 from marchwarden.history.store import HistoryStore
-from marchwarden.picture.engine import PictureEngine
-from marchwarden.picture.outputs import Outputs, Record
 from marchwarden.reference import load_reference
 from marchwarden.settings import RuleSettings
 from tests.support.stack import await_until

@@ -14,12 +14,12 @@ import pytest
 from marchwarden.alerts.lifecycle import raise_alert, resolve
 from marchwarden.analysis.reports import build_report, parse_known_at
 from marchwarden.contracts.alerts import AlertEvidence
+from marchwarden.engine.outputs import Record
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.history.migrations import migrate
 from marchwarden.history.rows import ALERT_COLUMNS, alert_row
 from marchwarden.history.sink import HistorySink
 from marchwarden.history.store import HistoryStore
-from marchwarden.picture.engine import PictureEngine
-from marchwarden.picture.outputs import Record
 from marchwarden.reference import load_reference
 from marchwarden.settings import RuleSettings
 

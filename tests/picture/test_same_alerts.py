@@ -12,7 +12,7 @@ from typing import Any
 
 from marchwarden.access.tlp import redact_alert
 from marchwarden.contracts.alerts import AlertState
-from marchwarden.picture.engine import PictureEngine
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.reference import load_reference
 from marchwarden.settings import RuleSettings, Settings, TopicNames
 from marchwarden.topics import ensure_topics

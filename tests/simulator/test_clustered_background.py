@@ -13,8 +13,8 @@ from statistics import mean, pvariance
 import pytest
 
 from marchwarden.alerts.lifecycle import section_of_alert_id
-from marchwarden.picture.engine import PictureEngine
-from marchwarden.picture.outputs import Record
+from marchwarden.engine.outputs import Record
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.reference import load_reference
 from marchwarden.settings import RuleSettings
 from marchwarden.simulator import generate, get_scenario, summarise

@@ -18,9 +18,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from marchwarden.contracts.alerts import AlertState
+from marchwarden.engine.outputs import Record
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.ingest.worker import partition_of
-from marchwarden.picture.engine import PictureEngine
-from marchwarden.picture.outputs import Record
 from marchwarden.simulator import generate
 from tests.support.stack import TOPIC_OF
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.history.rebuild import MINUTE_BUCKETS_SQL, section_ranges
 from marchwarden.history.store import HistoryStore
-from marchwarden.picture.engine import PictureEngine
 from marchwarden.picture.windows import COUNTERS, WINDOWS, window_bounds
 
 

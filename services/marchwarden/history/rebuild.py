@@ -11,9 +11,9 @@ from marchwarden.contracts.alerts import AlertState
 from marchwarden.contracts.commands import OperatorCommand
 from marchwarden.contracts.decoding import Rejection, decode_command, decode_event, decode_model
 from marchwarden.contracts.events import Indicator
+from marchwarden.engine.picture_engine import PictureEngine
+from marchwarden.engine.snapshot import KindMark, Snapshot, StreamMark
 from marchwarden.history.store import HistoryStore
-from marchwarden.picture.engine import PictureEngine
-from marchwarden.picture.snapshot import KindMark, Snapshot, StreamMark
 from marchwarden.picture.windows import LONGEST_WINDOW_MIN
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from marchwarden.access.tlp import shared_and_organisation_views
 from marchwarden.contracts.alerts import AlertState
 from marchwarden.contracts.deadletters import DeadLetter
 from marchwarden.contracts.events import CrossingAttempt, Indicator, TurnBack
-from marchwarden.picture.outputs import AcceptedEvent, CommandOutcome
+from marchwarden.engine.outputs import AcceptedEvent, CommandOutcome
 
 EVENT_COLUMNS = (
     "event_id",

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marchwarden.contracts.deadletters import DeadLetter, bounded_dead_letter
+from marchwarden.engine.outputs import Outputs
 from marchwarden.history.isolation import (
     RefusedRow,
     Row,
@@ -36,7 +37,6 @@ from marchwarden.history.rows import (
 )
 from marchwarden.history.store import HistoryRefused, HistoryStore, HistoryUnavailable
 from marchwarden.messages import first_line
-from marchwarden.picture.outputs import Outputs
 
 log = logging.getLogger(__name__)
 LATE_COLUMN = EVENT_COLUMNS.index("late")

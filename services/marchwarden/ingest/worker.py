@@ -31,13 +31,13 @@ from marchwarden.access.identity import ORGANISATIONS
 from marchwarden.access.tlp import shared_and_organisation_views
 from marchwarden.brokerauth import kafka_client_options
 from marchwarden.contracts.deadletters import DeadLetter
+from marchwarden.engine.outputs import Outputs
+from marchwarden.engine.picture_engine import PictureEngine
 from marchwarden.history.rebuild import rebuild_engine
 from marchwarden.history.sink import HistorySink, WriteAbandoned
 from marchwarden.history.store import HistoryStore
 from marchwarden.ingest.alignment import EventTimeAligner
 from marchwarden.ingest.indicator_routes import indicator_routes
-from marchwarden.picture.engine import PictureEngine
-from marchwarden.picture.outputs import Outputs
 from marchwarden.settings import Settings
 from marchwarden.supervision import Supervisor
 from marchwarden.topics import organisation_alert_topic

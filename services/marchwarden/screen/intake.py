@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 from marchwarden.contracts.deadletters import DeadLetter
 from marchwarden.contracts.decoding import Rejection, decode_event
 from marchwarden.contracts.events import CrossingAttempt, Indicator, SensorHeartbeat, TurnBack
-from marchwarden.picture.engine import FUTURE_SKEW_S
+from marchwarden.engine.picture_engine import FUTURE_SKEW_S
 from marchwarden.screen.bodies import BodyError, read_json
 from marchwarden.screen.visibility import Viewer, event_refusal, viewer_of
 from marchwarden.settings import Settings

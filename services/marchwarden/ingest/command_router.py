@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import faust
+
 from marchwarden.access.commands import CommandGate
-from marchwarden.context import WorkerContext
 from marchwarden.contracts.decoding import Rejection, decode_command
-from marchwarden.picture.outputs import Record
+from marchwarden.engine.outputs import Record
+from marchwarden.engine.picture_engine import PictureEngine
+from marchwarden.settings import Settings
 
 
-def register_command_agents(ctx: WorkerContext) -> None:
-    app, engine, topics = ctx.app, ctx.engine, ctx.settings.topics
+def register_command_agents(
+    app: faust.App, engine: PictureEngine, settings: Settings, gate: CommandGate
+) -> None:
+    """The router agent on `app`: commands rejected go to `engine` as dead letters."""
+    topics = settings.topics
     commands_topic = app.topic(topics.commands, key_serializer="raw", value_serializer="raw")
     routed_topic = app.topic(topics.routed_commands, key_serializer="raw", value_serializer="raw")
-    gate = CommandGate(ctx.access.tokens.organisations_of, ctx.settings.access.command_skew_s)
 
     @app.agent(commands_topic, name="route_operator_commands")
     async def route_operator_commands(stream: Any) -> None:
@@ -24,7 +29,7 @@ def register_command_agents(ctx: WorkerContext) -> None:
             record = Record(
                 message.topic, message.partition, message.offset, message.key, message.value
             )
-            command = decode_command(record.value, ctx.settings.max_message_bytes)
+            command = decode_command(record.value, settings.max_message_bytes)
             if isinstance(command, Rejection):
                 engine.reject(record, command.kind, command.reason)
                 continue

@@ -15,6 +15,7 @@ from faust.web import Request, Response, View
 from marchwarden.access.tlp import redact_alert
 from marchwarden.access.tokens import TokenError, create_token, revoke_tokens
 from marchwarden.access.web import principal_of
+from marchwarden.analysis.verify import verify_against_history
 from marchwarden.context import WorkerContext
 from marchwarden.picture.redaction import redact_picture
 
@@ -94,7 +95,7 @@ def register_picture_views(ctx: WorkerContext) -> None:
     @app.page("/admin/verify")
     class Verify(View):
         async def post(self, request: Request) -> Response:
-            result: dict[str, Any] = await ctx.verify()
+            result: dict[str, Any] = await ctx.quiesced(verify_against_history)
             return self.json(result, status=200)
 
     @app.page("/admin/tokens")

@@ -26,6 +26,14 @@ from marchwarden.contracts.commands import OperatorCommand
 from marchwarden.contracts.deadletters import DeadLetterKind, bounded_dead_letter
 from marchwarden.contracts.decoding import Rejection, decode_command, decode_event
 from marchwarden.contracts.events import CrossingAttempt, Indicator, TurnBack
+from marchwarden.engine.outputs import (
+    AcceptedEvent,
+    CommandOutcome,
+    DecodedEvent,
+    Outputs,
+    Record,
+)
+from marchwarden.engine.snapshot import Snapshot
 from marchwarden.picture.clocks import SectionClocks
 from marchwarden.picture.indicators import (
     IndicatorState,
@@ -33,14 +41,6 @@ from marchwarden.picture.indicators import (
     is_active,
     threat_level,
 )
-from marchwarden.picture.outputs import (
-    AcceptedEvent,
-    CommandOutcome,
-    DecodedEvent,
-    Outputs,
-    Record,
-)
-from marchwarden.picture.snapshot import Snapshot
 from marchwarden.picture.windows import (
     LONGEST_WINDOW_MIN,
     SectionCounters,
