@@ -36,6 +36,26 @@ def test_a_dead_child_is_a_crash_with_its_name_and_exit_code() -> None:
             proc.wait(10)
 
 
+def test_a_child_stopped_after_close_is_no_crash() -> None:
+    """`up` closes the supervisor before it stops the broker of a start-up that failed."""
+    supervisor = Supervisor(poll_s=0.02)
+    asked = threading.Event()
+    supervisor.on_failure(asked.set)
+    broker = sleeper()
+    try:
+        supervisor.watch("broker", broker)
+        supervisor.close()
+        broker.kill()
+        broker.wait(10)
+        assert supervisor._thread is not None
+        supervisor._thread.join(10)
+        assert not supervisor._thread.is_alive()
+        assert supervisor.crash_reason is None and not asked.is_set()
+    finally:
+        broker.kill()
+        broker.wait(10)
+
+
 def test_the_stop_deadline_kills_children_in_a_process_that_does_not_stop() -> None:
     code = (
         "import subprocess, sys, time\n"

@@ -235,63 +235,68 @@ def run_stack(settings: Settings) -> int:
             history = EmbeddedHistory(settings)
             history.start()  # starts in parallel with the broker and the worker's imports
         with embedded_broker(settings) as broker:
-            from marchwarden.worker import create_worker
-
-            if broker is not None and broker.process is not None:
-                supervisor.watch("broker", broker.process)
-            prepare_topics(settings)
-            worker_settings = settings
-            if history is not None:
-                history.wait_ready()
-                assert history.process is not None
-                supervisor.watch("history", history.process)
-                worker_settings = history.worker_settings()
-            store = prepare_history(worker_settings)
-            ctx = None
             try:
-                ctx = create_worker(worker_settings, store, supervisor)
-                worker = supervised_worker(
-                    ctx.app,
-                    supervisor,
-                    settings.shutdown_deadline_s,
-                    loglevel=settings.log_level,
-                    quiet=True,
-                    override_logging=False,
-                )
-                log.info(
-                    "Marchwarden starting: broker %s, history %s, web http://%s:%d",
-                    settings.bootstrap_servers,
-                    f"chDB in {settings.data_dir}"
-                    if settings.embedded_clickhouse
-                    else "ClickHouse",
-                    settings.web_host,
-                    settings.web_port,
-                )
+                from marchwarden.worker import create_worker
+
+                if broker is not None and broker.process is not None:
+                    supervisor.watch("broker", broker.process)
+                prepare_topics(settings)
+                worker_settings = settings
+                if history is not None:
+                    history.wait_ready()
+                    assert history.process is not None
+                    supervisor.watch("history", history.process)
+                    worker_settings = history.worker_settings()
+                store = prepare_history(worker_settings)
+                ctx = None
                 try:
-                    worker.execute_from_commandline()
-                except SystemExit as exit_:
-                    # mode ends every run with SystemExit: 0 after a clean stop, 1 after an
-                    # error; the code is the process's, not something to swallow.
-                    code = exit_.code if isinstance(exit_.code, int) else int(bool(exit_.code))
-                if code and supervisor.crash_reason is None:
-                    crashed = worker.crash_reason
-                    supervisor.fail(
-                        f"the worker crashed: {type(crashed).__name__}: {crashed}"
-                        if crashed
-                        else f"the worker stopped with status {code}",
-                        stop=False,
+                    ctx = create_worker(worker_settings, store, supervisor)
+                    worker = supervised_worker(
+                        ctx.app,
+                        supervisor,
+                        settings.shutdown_deadline_s,
+                        loglevel=settings.log_level,
+                        quiet=True,
+                        override_logging=False,
                     )
-                if ctx.worker.crash_reason is not None:
-                    # The last rows were not written (history refused them): they are read
-                    # again from the broker on the next start; not a crash, but not clean.
-                    log.error("the picture worker failed: %r", ctx.worker.crash_reason)
-                    code = code or 1
+                    log.info(
+                        "Marchwarden starting: broker %s, history %s, web http://%s:%d",
+                        settings.bootstrap_servers,
+                        f"chDB in {settings.data_dir}"
+                        if settings.embedded_clickhouse
+                        else "ClickHouse",
+                        settings.web_host,
+                        settings.web_port,
+                    )
+                    try:
+                        worker.execute_from_commandline()
+                    except SystemExit as exit_:
+                        # mode ends every run with SystemExit: 0 after a clean stop, 1 after an
+                        # error; the code is the process's, not something to swallow.
+                        code = exit_.code if isinstance(exit_.code, int) else int(bool(exit_.code))
+                    if code and supervisor.crash_reason is None:
+                        crashed = worker.crash_reason
+                        supervisor.fail(
+                            f"the worker crashed: {type(crashed).__name__}: {crashed}"
+                            if crashed
+                            else f"the worker stopped with status {code}",
+                            stop=False,
+                        )
+                    if ctx.worker.crash_reason is not None:
+                        # The last rows were not written (history refused them): they are read
+                        # again from the broker on the next start; not a crash, but not clean.
+                        log.error("the picture worker failed: %r", ctx.worker.crash_reason)
+                        code = code or 1
+                finally:
+                    # Children stopped on purpose from here on are not crashes.
+                    supervisor.close()
+                    if ctx is not None:
+                        ctx.analysts.close()
+                    store.close()
             finally:
-                # Children stopped on purpose from here on are not crashes.
+                # The broker stops as this block ends, also when start-up failed above:
+                # from here on it is stopped on purpose, not a crash to stop `up` for.
                 supervisor.close()
-                if ctx is not None:
-                    ctx.analysts.close()
-                store.close()
     except StartupError as exc:
         console.print(f"[bold red]marchwarden:[/] {exc}", highlight=False, soft_wrap=True)
         if exc.__cause__ is not None:

@@ -64,7 +64,8 @@ class Supervisor:
         while not self._closed.wait(self.poll_s):
             for name, proc in list(self.children.items()):
                 code = proc.poll()
-                if code is not None:
+                # A child stopped on purpose after close() (a start-up that failed) is no crash.
+                if code is not None and not self._closed.is_set():
                     self.fail(f"the {name} process is gone (exit code {code})")
 
     # -- stopping
